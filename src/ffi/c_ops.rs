@@ -1,0 +1,137 @@
+//! The embedder ops table for C hosts (VPP's shim, the test harnesses) and its adapter to
+//! the core's `Embedder` trait. Every length the host hands back is checked.
+
+#![allow(non_camel_case_types)]
+
+use std::ffi::c_void;
+
+use crate::ops::{vpp_ipfix_packet_info_t, BufferHandle, Embedder, EnqueueRefused, PacketInfo};
+use crate::wire::PacketBuf;
+
+/// What the library needs from a C host. Every function may be called from any exporting
+/// thread at once, with that thread's index; `ctx` is passed back unchanged.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct vpp_ipfix_ops_t {
+    /// Passed to every function.
+    pub ctx: *mut c_void,
+    /// A new packet buffer for `thread_index`, or NULL when none can be had (counted as an
+    /// allocation failure). Its data must hold at least `min_capacity` bytes.
+    pub buffer_alloc: Option<
+        unsafe extern "C" fn(ctx: *mut c_void, thread_index: u32, min_capacity: u32) -> *mut c_void,
+    >,
+    /// Frees a buffer the library will not send.
+    pub buffer_free:
+        Option<unsafe extern "C" fn(ctx: *mut c_void, thread_index: u32, buffer: *mut c_void)>,
+    /// Where the buffer's packet starts (the IP header goes here).
+    pub buffer_data: Option<unsafe extern "C" fn(ctx: *mut c_void, buffer: *mut c_void) -> *mut u8>,
+    /// Bytes available from `buffer_data`.
+    pub buffer_capacity: Option<unsafe extern "C" fn(ctx: *mut c_void, buffer: *mut c_void) -> u32>,
+    /// Takes a finished packet of `info->length` bytes (to ip4-lookup or ip6-lookup as
+    /// `info->is_ip6` says). Returns 0 when taken; non-zero when refused, after freeing
+    /// the buffer itself (the library counts the packet as dropped).
+    pub enqueue: Option<
+        unsafe extern "C" fn(
+            ctx: *mut c_void,
+            thread_index: u32,
+            buffer: *mut c_void,
+            info: *const vpp_ipfix_packet_info_t,
+        ) -> i32,
+    >,
+    /// Seconds since the Unix epoch (export time, template refresh).
+    pub now: Option<unsafe extern "C" fn(ctx: *mut c_void) -> f64>,
+}
+
+/// A validated ops table: every function present.
+#[derive(Debug)]
+pub struct CEmbedder {
+    ops: vpp_ipfix_ops_t,
+}
+
+// SAFETY: the ops table's contract (documented on `vpp_ipfix_ops_t`) is that every
+// function may be called from any thread at once; `ctx` is only passed back to them.
+unsafe impl Send for CEmbedder {}
+// SAFETY: as above; the adapter holds no state of its own.
+unsafe impl Sync for CEmbedder {}
+
+impl CEmbedder {
+    /// `None` unless every function pointer is set.
+    pub fn new(ops: &vpp_ipfix_ops_t) -> Option<Self> {
+        let complete = ops.buffer_alloc.is_some()
+            && ops.buffer_free.is_some()
+            && ops.buffer_data.is_some()
+            && ops.buffer_capacity.is_some()
+            && ops.enqueue.is_some()
+            && ops.now.is_some();
+        complete.then_some(CEmbedder { ops: *ops })
+    }
+
+    fn free(&self, thread_index: u32, buffer: *mut c_void) {
+        if let Some(f) = self.ops.buffer_free {
+            // SAFETY: `buffer` came from this host's `buffer_alloc` and is freed once.
+            unsafe { f(self.ops.ctx, thread_index, buffer) }
+        }
+    }
+}
+
+impl Embedder for CEmbedder {
+    fn buffer_alloc(
+        &self,
+        thread_index: u32,
+        min_capacity: u32,
+    ) -> Option<(BufferHandle, PacketBuf)> {
+        let (alloc, data, capacity) = (
+            self.ops.buffer_alloc?,
+            self.ops.buffer_data?,
+            self.ops.buffer_capacity?,
+        );
+        // SAFETY: the host's functions, called as its contract says.
+        let buffer = unsafe { alloc(self.ops.ctx, thread_index, min_capacity) };
+        if buffer.is_null() {
+            return None;
+        }
+        // SAFETY: as above, with a buffer the host just returned.
+        let (ptr, cap) = unsafe { (data(self.ops.ctx, buffer), capacity(self.ops.ctx, buffer)) };
+        // SAFETY: the host's contract: `ptr` is valid for `cap` bytes and belongs to this
+        // buffer, which only the library touches until it is freed or enqueued.
+        match unsafe { PacketBuf::from_raw(ptr, cap) } {
+            Some(buf) => Some((BufferHandle(buffer as usize), buf)),
+            None => {
+                self.free(thread_index, buffer);
+                None
+            }
+        }
+    }
+
+    fn buffer_free(&self, thread_index: u32, handle: BufferHandle, packet: PacketBuf) {
+        drop(packet);
+        self.free(thread_index, handle.0 as *mut c_void);
+    }
+
+    fn enqueue(
+        &self,
+        thread_index: u32,
+        handle: BufferHandle,
+        packet: PacketBuf,
+        info: &PacketInfo,
+    ) -> Result<(), EnqueueRefused> {
+        drop(packet);
+        let Some(enqueue) = self.ops.enqueue else {
+            self.free(thread_index, handle.0 as *mut c_void);
+            return Err(EnqueueRefused);
+        };
+        // SAFETY: a buffer from this host, handed over once; `info` outlives the call.
+        match unsafe { enqueue(self.ops.ctx, thread_index, handle.0 as *mut c_void, info) } {
+            0 => Ok(()),
+            _ => Err(EnqueueRefused),
+        }
+    }
+
+    fn now(&self) -> f64 {
+        match self.ops.now {
+            // SAFETY: the host's clock, called as its contract says.
+            Some(now) => unsafe { now(self.ops.ctx) },
+            None => 0.0,
+        }
+    }
+}

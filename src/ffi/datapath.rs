@@ -1,0 +1,130 @@
+//! The per-thread hot path for C: get the thread's buffer, reserve or append records,
+//! send. Many threads at once, each with its own thread index.
+
+use std::ffi::c_void;
+
+use super::boundary::write_out;
+use super::instance::{instance, vpp_ipfix_main_t};
+use crate::datapath::DataPath;
+use crate::error::{Error, Result};
+use crate::types::flow_report_per_thread_t;
+
+/// Runs `f` with thread `thread_index`'s view of report `report_index` and its state.
+///
+/// # Safety
+/// `main` is a live instance and the C threading rule holds: no configuration call runs,
+/// and no other thread uses `thread_index`.
+unsafe fn with_thread<T>(
+    main: *const vpp_ipfix_main_t,
+    exporter_index: u32,
+    report_index: u32,
+    thread_index: u32,
+    f: impl FnOnce(&DataPath<'_>, &mut flow_report_per_thread_t) -> Result<T>,
+) -> Result<T> {
+    // SAFETY: per the function's contract.
+    let inst = unsafe { instance(main) }.ok_or(Error::VPP_IPFIX_ERROR_NULL_POINTER)?;
+    let dp = inst.data_path(exporter_index, report_index, thread_index)?;
+    // SAFETY: `per_thread_data` holds `n_threads` entries (a report's per-thread vector is
+    // never resized) and `thread_index < n_threads` was checked by `data_path`; only this
+    // thread touches its entry while no configuration runs (the contract), so this is the
+    // one live reference to it.
+    let ptd = unsafe { &mut *dp.report.per_thread_data.add(thread_index as usize) };
+    f(&dp, ptd)
+}
+
+fn report_error<T>(r: Result<T>, error_out: *mut i32) -> Option<T> {
+    let (value, code) = match r {
+        Ok(v) => (Some(v), 0),
+        Err(e) => (None, e.code()),
+    };
+    // SAFETY: NULL or writable (the caller's contract).
+    unsafe { write_out(error_out, code) };
+    value
+}
+
+/// VPP's `vnet_ipfix_exp_get_buffer`: the thread's current buffer for the report, or a
+/// new one with `next_data_offset` = `all_headers_size` (room for the headers). NULL on
+/// error, with the code in `*error_out` (may be NULL): -1002 when the host has no buffer
+/// (counted), -30 when the exporter has no collector, -6/-89 for bad indices.
+/// Callers that write records themselves use `per_thread_data[thread].packet.data`
+/// + `next_data_offset`, then advance `next_data_offset` and `n_data_records`.
+#[no_mangle]
+pub extern "C" fn vpp_ipfix_buffer_get(
+    main: *const vpp_ipfix_main_t,
+    exporter_index: u32,
+    report_index: u32,
+    thread_index: u32,
+    error_out: *mut i32,
+) -> *mut c_void {
+    ffi_boundary! {
+        // SAFETY: the threading rule (contract of this function).
+        let r = unsafe { with_thread(main, exporter_index, report_index, thread_index, |dp, ptd| dp.get_buffer(ptd)) };
+        report_error(r, error_out).map_or(std::ptr::null_mut(), |h| h.0 as *mut c_void)
+    }
+}
+
+/// VPP's `vnet_ipfix_exp_send_buffer`: finishes the thread's packet (headers, export
+/// time, sequence number by one atomic add of its records, checksums) and hands it to the
+/// host; nothing when no record was written. -1005 when the host refused it (its records
+/// are counted as dropped and still advance the sequence). The thread's state is clear
+/// afterwards either way.
+#[no_mangle]
+pub extern "C" fn vpp_ipfix_buffer_send(
+    main: *const vpp_ipfix_main_t,
+    exporter_index: u32,
+    report_index: u32,
+    thread_index: u32,
+) -> i32 {
+    ffi_boundary! {
+        // SAFETY: the threading rule (contract of this function).
+        let r = unsafe { with_thread(main, exporter_index, report_index, thread_index, |dp, ptd| dp.send_buffer(ptd)) };
+        super::boundary::code(r)
+    }
+}
+
+/// Room for one record of `size` bytes in the thread's packet: the packet is sent first
+/// when the record would pass the path MTU, and a buffer is allocated when needed. The
+/// record counts as written; fill all `size` bytes before the next call on this thread.
+/// NULL on error with the code in `*error_out` (may be NULL): -1003 when a record of
+/// this size can never fit, -73 for size 0, -1002 when no buffer could be had.
+#[no_mangle]
+pub extern "C" fn vpp_ipfix_record_reserve(
+    main: *const vpp_ipfix_main_t,
+    exporter_index: u32,
+    report_index: u32,
+    thread_index: u32,
+    size: u16,
+    error_out: *mut i32,
+) -> *mut u8 {
+    ffi_boundary! {
+        // SAFETY: the threading rule (contract of this function).
+        let r = unsafe {
+            with_thread(main, exporter_index, report_index, thread_index, |dp, ptd| {
+                dp.reserve(ptd, size).map(|b| b.as_mut_ptr())
+            })
+        };
+        report_error(r, error_out).unwrap_or(std::ptr::null_mut())
+    }
+}
+
+/// Copies one record of `len` bytes into the thread's packet, as
+/// `vpp_ipfix_record_reserve` places it.
+#[no_mangle]
+pub extern "C" fn vpp_ipfix_record_append(
+    main: *const vpp_ipfix_main_t,
+    exporter_index: u32,
+    report_index: u32,
+    thread_index: u32,
+    record: *const u8,
+    len: usize,
+) -> i32 {
+    ffi_boundary! {
+        check_not_null!(main, record);
+        // SAFETY: `record` holds `len` readable bytes that do not overlap the packet
+        // buffer (contract).
+        let record = unsafe { std::slice::from_raw_parts(record, len) };
+        // SAFETY: the threading rule (contract of this function).
+        let r = unsafe { with_thread(main, exporter_index, report_index, thread_index, |dp, ptd| dp.append(ptd, record)) };
+        super::boundary::code(r)
+    }
+}

@@ -1,0 +1,194 @@
+//! The library instance for C: create it with a host (ops table, or a pcap file), destroy
+//! it, flush it, send due templates; and `vpp_ipfix_strerror`.
+
+#![allow(non_camel_case_types)]
+
+use std::ffi::{c_char, CStr};
+use std::path::Path;
+use std::sync::Arc;
+
+use super::boundary::{code, write_out};
+use super::c_ops::{vpp_ipfix_ops_t, CEmbedder};
+use crate::error::Error;
+use crate::instance::Instance;
+use crate::ops::Embedder;
+use crate::transport::PcapWriter;
+
+/// One exporting process: its exporters, reports, streams and per-thread buffers, and its
+/// host. Opaque. Created by `vpp_ipfix_main_create*`, freed by `vpp_ipfix_main_destroy`.
+///
+/// Threads: configuration functions (exporters, reports, streams, templates, flush,
+/// destroy) must not run while any thread is in a per-thread function of the same
+/// instance (VPP's worker barrier gives this). Per-thread functions
+/// (`vpp_ipfix_buffer_*`, `vpp_ipfix_record_*`) run on all threads at once, each with
+/// its own thread index, never two threads with the same index.
+pub struct vpp_ipfix_main_t {
+    pub(crate) instance: Instance,
+    pcap: Option<Arc<PcapWriter>>,
+}
+
+/// The instance behind a C pointer, shared.
+///
+/// # Safety
+/// `main` is NULL or a live pointer from `vpp_ipfix_main_create*`.
+pub(crate) unsafe fn instance<'a>(main: *const vpp_ipfix_main_t) -> Option<&'a Instance> {
+    // SAFETY: per the function's contract.
+    unsafe { main.as_ref() }.map(|m| &m.instance)
+}
+
+/// The instance behind a C pointer, for configuration (workers quiesced).
+///
+/// # Safety
+/// As `instance`, and no other thread is using the instance (the barrier rule).
+pub(crate) unsafe fn instance_mut<'a>(main: *mut vpp_ipfix_main_t) -> Option<&'a mut Instance> {
+    // SAFETY: per the function's contract.
+    unsafe { main.as_mut() }.map(|m| &mut m.instance)
+}
+
+fn create(
+    embedder: Box<dyn Embedder>,
+    n_threads: u32,
+    max_exporters: u32,
+    pcap: Option<Arc<PcapWriter>>,
+    main_out: *mut *mut vpp_ipfix_main_t,
+) -> i32 {
+    match Instance::new(embedder, n_threads, max_exporters) {
+        Ok(instance) => {
+            let main = Box::into_raw(Box::new(vpp_ipfix_main_t { instance, pcap }));
+            // SAFETY: checked non-null by the callers; valid for writes by contract.
+            unsafe { main_out.write(main) };
+            0
+        }
+        Err(e) => e.code(),
+    }
+}
+
+/// Creates an instance whose packets go to a C host through `ops` (copied; every function
+/// must be set). `n_threads` counts every exporting thread, main thread included
+/// (1..1024); `max_exporters` is the number of exporter slots (0 = VPP's 5; at most 64).
+/// Exporter 0 exists from the start, disabled. On success writes `*main_out`.
+#[no_mangle]
+pub extern "C" fn vpp_ipfix_main_create(
+    ops: *const vpp_ipfix_ops_t,
+    n_threads: u32,
+    max_exporters: u32,
+    main_out: *mut *mut vpp_ipfix_main_t,
+) -> i32 {
+    ffi_boundary! {
+        check_not_null!(ops, main_out);
+        // SAFETY: non-null; the caller passes a readable ops table.
+        let Some(embedder) = CEmbedder::new(unsafe { &*ops }) else {
+            return Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT.code();
+        };
+        create(Box::new(embedder), n_threads, max_exporters, None, main_out)
+    }
+}
+
+/// Creates an instance that writes every packet, IP header first, to the pcap file at
+/// `path` (created or truncated), with the system clock. Other arguments as
+/// `vpp_ipfix_main_create`. `VPP_IPFIX_ERROR_INVALID_VALUE` when the file cannot be
+/// created.
+#[no_mangle]
+pub extern "C" fn vpp_ipfix_main_create_pcap(
+    path: *const c_char,
+    n_threads: u32,
+    max_exporters: u32,
+    main_out: *mut *mut vpp_ipfix_main_t,
+) -> i32 {
+    ffi_boundary! {
+        check_not_null!(path, main_out);
+        // SAFETY: non-null; the caller passes a NUL-terminated string.
+        let Ok(path) = unsafe { CStr::from_ptr(path) }.to_str() else {
+            return Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT.code();
+        };
+        let Ok(writer) = PcapWriter::create(Path::new(path)) else {
+            return Error::VPP_IPFIX_ERROR_INVALID_VALUE.code();
+        };
+        let writer = Arc::new(writer);
+        create(Box::new(writer.clone()), n_threads, max_exporters, Some(writer), main_out)
+    }
+}
+
+/// Sends every packet under construction, then frees the instance and everything it
+/// holds. NULL is ignored. No thread may use the instance during or after the call.
+#[no_mangle]
+pub extern "C" fn vpp_ipfix_main_destroy(main: *mut vpp_ipfix_main_t) {
+    ffi_boundary! {
+        if main.is_null() {
+            return;
+        }
+        // SAFETY: non-null, from `vpp_ipfix_main_create*`, destroyed once (contract).
+        let mut main = unsafe { Box::from_raw(main) };
+        main.instance.flush_all();
+        if let Some(p) = &main.pcap {
+            let _ = p.flush();
+        }
+    }
+}
+
+/// Sends every packet under construction on every thread, of every exporter (VPP's
+/// `ipfix flush`), and flushes a pcap file to disk. Workers quiesced.
+#[no_mangle]
+pub extern "C" fn vpp_ipfix_flush(main: *mut vpp_ipfix_main_t) -> i32 {
+    ffi_boundary! {
+        check_not_null!(main);
+        // SAFETY: a live instance, workers quiesced (contract).
+        let m = unsafe { &mut *main };
+        m.instance.flush_all();
+        if let Some(p) = &m.pcap {
+            if p.flush().is_err() {
+                return Error::VPP_IPFIX_ERROR_ENQUEUE_FAILED.code();
+            }
+        }
+        0
+    }
+}
+
+/// Sends the templates that are due (never sent, or sent more than the exporter's
+/// template interval ago), of every enabled exporter. Writes how many went out to
+/// `*sent_out` and the seconds until the next one is due (at most 5) to `*next_due_out`;
+/// both may be NULL. Returns 0, or the last error of a template that could not be sent
+/// (it is retried next time and counted). Workers quiesced.
+#[no_mangle]
+pub extern "C" fn vpp_ipfix_templates_send_due(
+    main: *mut vpp_ipfix_main_t,
+    sent_out: *mut u32,
+    next_due_out: *mut f64,
+) -> i32 {
+    ffi_boundary! {
+        check_not_null!(main);
+        // SAFETY: a live instance, workers quiesced (contract).
+        let Some(inst) = (unsafe { instance_mut(main) }) else { return 0 };
+        let round = inst.send_due_templates();
+        // SAFETY: each NULL or writable (contract).
+        unsafe {
+            write_out(sent_out, round.sent);
+            write_out(next_due_out, round.next_due_in);
+        }
+        code(match round.last_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        })
+    }
+}
+
+/// The number of exporting threads the instance was created with, 0 for NULL.
+#[no_mangle]
+pub extern "C" fn vpp_ipfix_main_n_threads(main: *const vpp_ipfix_main_t) -> u32 {
+    ffi_boundary! {
+        // SAFETY: NULL or a live instance (contract).
+        unsafe { instance(main) }.map_or(0, |i| i.n_threads())
+    }
+}
+
+/// A static, NUL-terminated English description of an error code ("unknown error" for a
+/// number the library never returns). Never NULL; never free it.
+#[no_mangle]
+pub extern "C" fn vpp_ipfix_strerror(error: i32) -> *const c_char {
+    ffi_boundary! {
+        match Error::from_code(error) {
+            Some(e) => e.c_message().as_ptr(),
+            None => c"unknown error".as_ptr(),
+        }
+    }
+}

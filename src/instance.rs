@@ -1,0 +1,240 @@
+//! One exporting process: its exporters (VPP's `flow_report_main.exporters`), the host it
+//! runs in, and its thread count. Configuration happens here, with `&mut self`: the Rust
+//! form of VPP's rule that workers are stopped at a barrier while it runs.
+
+use crate::counters::vpp_ipfix_counters_t;
+use crate::error::{Error, Result};
+use crate::exporter::{vpp_ipfix_exporter_config_t, DEFAULT_MAX_EXPORTERS};
+use crate::ops::Embedder;
+use crate::report::ReportState;
+use crate::types::{flow_report_stream_t, flow_report_t, ip_address_t, ipfix_exporter_t};
+
+/// The largest thread count accepted (VPP's thread index is 16 bits).
+pub const MAX_THREADS: u32 = 1024;
+/// The most exporters one instance can hold.
+pub const MAX_EXPORTERS: u32 = 64;
+
+/// The library's side of one exporter: what C does not see.
+#[derive(Debug, Default)]
+pub(crate) struct ExporterState {
+    pub in_use: bool,
+    pub streams: Vec<flow_report_stream_t>,
+    pub reports: Vec<flow_report_t>,
+    /// Parallel to `reports`, same index.
+    pub report_state: Vec<ReportState>,
+    /// Counters of deleted reports, so exporter totals never go backwards.
+    pub retired: vpp_ipfix_counters_t,
+}
+
+/// An exporting process: up to `max_exporters` exporters, exporter 0 always present.
+pub struct Instance {
+    /// C-visible, allocated once: a pointer to an exporter stays valid for the
+    /// instance's life.
+    pub(crate) exporters: Box<[ipfix_exporter_t]>,
+    pub(crate) state: Vec<ExporterState>,
+    pub(crate) embedder: Box<dyn Embedder>,
+    pub(crate) n_threads: u32,
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance")
+            .field("n_threads", &self.n_threads)
+            .field("exporters", &self.exporters.len())
+            .finish()
+    }
+}
+
+impl Instance {
+    /// A new instance with exporter 0 in place and disabled (no collector), as VPP starts.
+    /// `n_threads` counts every thread that will export, main thread included.
+    pub fn new(embedder: Box<dyn Embedder>, n_threads: u32, max_exporters: u32) -> Result<Self> {
+        if n_threads == 0 || n_threads > MAX_THREADS {
+            return Err(Error::VPP_IPFIX_ERROR_INVALID_WORKER);
+        }
+        let max_exporters = match max_exporters {
+            0 => DEFAULT_MAX_EXPORTERS,
+            n if n > MAX_EXPORTERS => return Err(Error::VPP_IPFIX_ERROR_INVALID_VALUE),
+            n => n,
+        };
+        let mut exporters = Vec::new();
+        exporters
+            .try_reserve_exact(max_exporters as usize)
+            .map_err(|_| Error::VPP_IPFIX_ERROR_NO_MEMORY)?;
+        exporters.resize_with(max_exporters as usize, ipfix_exporter_t::default);
+        let mut state = Vec::new();
+        state
+            .try_reserve_exact(max_exporters as usize)
+            .map_err(|_| Error::VPP_IPFIX_ERROR_NO_MEMORY)?;
+        state.resize_with(max_exporters as usize, ExporterState::default);
+        state[0].in_use = true;
+        Ok(Instance {
+            exporters: exporters.into_boxed_slice(),
+            state,
+            embedder,
+            n_threads,
+        })
+    }
+
+    /// Threads that may export (main thread included).
+    pub fn n_threads(&self) -> u32 {
+        self.n_threads
+    }
+
+    /// How many exporter slots there are.
+    pub fn max_exporters(&self) -> u32 {
+        self.exporters.len() as u32
+    }
+
+    /// The host.
+    pub fn embedder(&self) -> &dyn Embedder {
+        self.embedder.as_ref()
+    }
+
+    /// Checks an exporter index: in range and in use.
+    pub fn check_exporter(&self, index: u32) -> Result<()> {
+        match self.state.get(index as usize) {
+            Some(s) if s.in_use => Ok(()),
+            _ => Err(Error::VPP_IPFIX_ERROR_NO_SUCH_ENTRY),
+        }
+    }
+
+    /// The C-visible exporter.
+    pub fn exporter(&self, index: u32) -> Result<&ipfix_exporter_t> {
+        self.check_exporter(index)?;
+        Ok(&self.exporters[index as usize])
+    }
+
+    /// Pointer to the C-visible exporter (stable for the instance's life).
+    pub fn exporter_ptr(&mut self, index: u32) -> Result<*mut ipfix_exporter_t> {
+        self.check_exporter(index)?;
+        Ok(&mut self.exporters[index as usize] as *mut ipfix_exporter_t)
+    }
+
+    /// The index of an exporter given its C pointer, if it is one of ours and in use.
+    pub fn exporter_index_of(&self, exp: *const ipfix_exporter_t) -> Result<u32> {
+        let base = self.exporters.as_ptr() as usize;
+        let addr = exp as usize;
+        let size = std::mem::size_of::<ipfix_exporter_t>();
+        if addr < base || !(addr - base).is_multiple_of(size) {
+            return Err(Error::VPP_IPFIX_ERROR_NO_SUCH_ENTRY);
+        }
+        let index = ((addr - base) / size) as u32;
+        self.check_exporter(index)?;
+        Ok(index)
+    }
+
+    /// The in-use exporter whose collector is `collector` (VPP's
+    /// `vnet_ipfix_exporter_lookup`), lowest index first.
+    pub fn lookup(&self, collector: &ip_address_t) -> Option<u32> {
+        (0..self.exporters.len())
+            .find(|&i| self.state[i].in_use && self.exporters[i].ipfix_collector == *collector)
+            .map(|i| i as u32)
+    }
+
+    /// Configures exporter `index` (VPP's `set ipfix exporter` for index 0). Changing the
+    /// collector, source or port resets its streams. Packets under construction are sent
+    /// first with the old settings, so no record is lost or sent with the wrong headers.
+    pub fn exporter_set(&mut self, index: u32, config: &vpp_ipfix_exporter_config_t) -> Result<()> {
+        self.check_exporter(index)?;
+        let settings = config.validate()?;
+        let i = index as usize;
+        let needed = self.largest_template_len(index, settings.collector.is_ip6());
+        if needed > settings.path_mtu as usize {
+            return Err(Error::VPP_IPFIX_ERROR_TEMPLATE_TOO_BIG);
+        }
+        self.flush_exporter(index);
+        let resets = settings.resets(&self.exporters[i]);
+        settings.apply(&mut self.exporters[i]);
+        if resets {
+            self.reports_reset(index)?;
+        }
+        Ok(())
+    }
+
+    /// VPP's binary-API create: updates the exporter already sending to this collector,
+    /// or takes a free slot. `VPP_IPFIX_ERROR_INVALID_VALUE` when all slots are used.
+    pub fn exporter_create(&mut self, config: &vpp_ipfix_exporter_config_t) -> Result<u32> {
+        config.validate()?;
+        let index = match self.lookup(&config.collector) {
+            Some(i) => i,
+            None => {
+                let free = self
+                    .state
+                    .iter()
+                    .position(|s| !s.in_use)
+                    .ok_or(Error::VPP_IPFIX_ERROR_INVALID_VALUE)?;
+                self.exporters[free] = ipfix_exporter_t::default();
+                self.state[free] = ExporterState {
+                    in_use: true,
+                    ..Default::default()
+                };
+                free as u32
+            }
+        };
+        if let Err(e) = self.exporter_set(index, config) {
+            if index != 0 && self.state[index as usize].reports.is_empty() {
+                self.state[index as usize].in_use = false;
+            }
+            return Err(e);
+        }
+        Ok(index)
+    }
+
+    /// Deletes an exporter with its reports and streams (VPP leaves the reports behind).
+    /// Exporter 0 is never deleted: `VPP_IPFIX_ERROR_INVALID_VALUE`.
+    pub fn exporter_delete(&mut self, index: u32) -> Result<()> {
+        self.check_exporter(index)?;
+        if index == 0 {
+            return Err(Error::VPP_IPFIX_ERROR_INVALID_VALUE);
+        }
+        self.flush_exporter(index);
+        while !self.state[index as usize].reports.is_empty() {
+            self.report_remove(index, 0);
+        }
+        self.state[index as usize] = ExporterState::default();
+        self.exporters[index as usize] = ipfix_exporter_t::default();
+        Ok(())
+    }
+
+    /// Exporter totals: its reports, and the reports it has deleted.
+    pub fn exporter_counters(&self, index: u32) -> Result<vpp_ipfix_counters_t> {
+        self.check_exporter(index)?;
+        let s = &self.state[index as usize];
+        let mut total = s.retired;
+        for r in &s.report_state {
+            total.add(&r.counters());
+        }
+        Ok(total)
+    }
+
+    /// Number of reports of an exporter (VPP's `vec_len (exp->reports)`).
+    pub fn n_reports(&self, index: u32) -> Result<u32> {
+        self.check_exporter(index)?;
+        Ok(self.state[index as usize].reports.len() as u32)
+    }
+
+    /// Number of stream slots of an exporter, free ones included (VPP's
+    /// `vec_len (exp->streams)`).
+    pub fn n_streams(&self, index: u32) -> Result<u32> {
+        self.check_exporter(index)?;
+        Ok(self.state[index as usize].streams.len() as u32)
+    }
+
+    /// Re-points the C-visible arrays after the library's vectors changed.
+    pub(crate) fn publish(&mut self, index: u32) {
+        let i = index as usize;
+        let s = &mut self.state[i];
+        let exp = &mut self.exporters[i];
+        exp.reports = if s.reports.is_empty() {
+            std::ptr::null_mut()
+        } else {
+            s.reports.as_mut_ptr()
+        };
+        exp.streams = if s.streams.is_empty() {
+            std::ptr::null_mut()
+        } else {
+            s.streams.as_mut_ptr()
+        };
+    }
+}

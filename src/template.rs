@@ -1,0 +1,184 @@
+//! Templates: building a report's template packet from its fields, and sending the
+//! templates that are due (before first use, then every template interval; RFC 7011 §8.4).
+
+use crate::error::{Error, Result};
+use crate::exporter;
+use crate::instance::Instance;
+use crate::ops::PacketInfo;
+use crate::packet::{self, MessageFields};
+use crate::types::{flow_report_stream_t, ipfix_exporter_t};
+use crate::wire::ip;
+use crate::wire::ipfix::{self, FieldSpec};
+
+/// Seconds the VPP process sleeps when no template is due sooner.
+pub const DEFAULT_POLL_INTERVAL: f64 = 5.0;
+
+/// Bytes of the template packet for `fields`.
+pub fn packet_len(is_ip6: bool, fields: &[FieldSpec]) -> usize {
+    packet::ip_header_len(is_ip6)
+        + ip::UDP_HEADER_LEN
+        + ipfix::MESSAGE_HEADER_LEN
+        + ipfix::SET_HEADER_LEN
+        + ipfix::template_record_len(fields)
+}
+
+/// The whole template packet (VPP's rewrite): headers for the exporter and stream, then
+/// one template set. Export time and sequence number are filled when it is sent.
+pub fn build(
+    exp: &ipfix_exporter_t,
+    stream: &flow_report_stream_t,
+    template_id: u16,
+    fields: &[FieldSpec],
+) -> Result<Vec<u8>> {
+    let is_ip6 = exp.ipfix_collector.is_ip6();
+    let len = packet_len(is_ip6, fields);
+    if len > exp.path_mtu as usize {
+        return Err(Error::VPP_IPFIX_ERROR_TEMPLATE_TOO_BIG);
+    }
+    let mut pkt = Vec::new();
+    pkt.try_reserve_exact(len)
+        .map_err(|_| Error::VPP_IPFIX_ERROR_NO_MEMORY)?;
+    pkt.resize(len, 0);
+    let set_at = packet::ip_header_len(is_ip6) + ip::UDP_HEADER_LEN + ipfix::MESSAGE_HEADER_LEN;
+    let record_at = set_at + ipfix::SET_HEADER_LEN;
+    ipfix::write_template_record(&mut pkt[record_at..], template_id, fields)
+        .map_err(|_| Error::VPP_IPFIX_ERROR_INVALID_VALUE)?;
+    if let Some(h) = pkt[set_at..].first_chunk_mut::<{ ipfix::SET_HEADER_LEN }>() {
+        ipfix::write_set_header(h, ipfix::TEMPLATE_SET_ID, (len - set_at) as u16);
+    }
+    packet::finish(
+        &mut pkt,
+        exp,
+        &MessageFields {
+            domain_id: stream.domain_id,
+            src_port: stream.src_port,
+            export_time: 0,
+            sequence_number: 0,
+            data_set_id: None,
+        },
+    );
+    Ok(pkt)
+}
+
+/// What one pass over the templates did.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TemplateRound {
+    /// Template packets handed to the embedder.
+    pub sent: u32,
+    /// Templates due that could not be sent (no buffer, refused, too big).
+    pub failed: u32,
+    /// Seconds until the next template is due (at most `DEFAULT_POLL_INTERVAL`).
+    pub next_due_in: f64,
+    /// Why the last failed template failed.
+    pub last_error: Option<Error>,
+}
+
+impl Instance {
+    /// True when report `r`'s template is due at `now`: never sent, or sent more than
+    /// the template interval ago (VPP's rule).
+    pub fn template_due(&self, exporter_index: u32, r: u32, now: f64) -> Result<bool> {
+        self.check_report(exporter_index, r)?;
+        let exp = &self.exporters[exporter_index as usize];
+        let fr = &self.state[exporter_index as usize].reports[r as usize];
+        Ok(fr.last_template_sent == 0.0
+            || now > fr.last_template_sent + f64::from(exp.template_interval))
+    }
+
+    /// Sends every due template of every enabled exporter, at the embedder's time.
+    pub fn send_due_templates(&mut self) -> TemplateRound {
+        let now = self.embedder.now();
+        let mut round = TemplateRound {
+            next_due_in: DEFAULT_POLL_INTERVAL,
+            ..Default::default()
+        };
+        for e in 0..self.exporters.len() as u32 {
+            if !self.state[e as usize].in_use || !exporter::is_enabled(&self.exporters[e as usize])
+            {
+                continue;
+            }
+            for r in 0..self.state[e as usize].reports.len() as u32 {
+                if self.template_due(e, r, now) == Ok(true) {
+                    match self.send_template(e, r, now) {
+                        Ok(()) => round.sent += 1,
+                        Err(err) => {
+                            round.failed += 1;
+                            round.last_error = Some(err);
+                        }
+                    }
+                }
+                let fr = &self.state[e as usize].reports[r as usize];
+                let interval = f64::from(self.exporters[e as usize].template_interval);
+                let next = fr.last_template_sent + interval - now;
+                round.next_due_in = round.next_due_in.min(next.max(0.0));
+            }
+        }
+        round
+    }
+
+    /// Sends report `r`'s template now, rebuilding it first when needed. It carries the
+    /// stream's current sequence number and does not advance it (RFC 7011 §3.1).
+    pub fn send_template(&mut self, exporter_index: u32, r: u32, now: f64) -> Result<()> {
+        self.check_report(exporter_index, r)?;
+        let e = exporter_index as usize;
+        let exp = &self.exporters[e];
+        if !exporter::is_enabled(exp) {
+            return Err(Error::VPP_IPFIX_ERROR_EXPORTER_DISABLED);
+        }
+        let st = &mut self.state[e];
+        let fr = &mut st.reports[r as usize];
+        let rs = &mut st.report_state[r as usize];
+        let stream = &st.streams[fr.stream_index as usize];
+        if rs.fields.is_empty() {
+            // Built by the owner's rewrite callback (VPP shim), not from elements.
+            return Err(Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT);
+        }
+        if fr.update_rewrite != 0 || rs.rewrite.is_empty() {
+            rs.rewrite = build(exp, stream, fr.template_id, &rs.fields)?;
+            fr.rewrite = rs.rewrite.as_mut_ptr();
+            fr.update_rewrite = 0;
+        }
+        let len = rs.rewrite.len();
+        let Some((handle, mut buf)) = self.embedder.buffer_alloc(0, len as u32) else {
+            rs.template_counters.alloc_failed();
+            return Err(Error::VPP_IPFIX_ERROR_NO_BUFFER);
+        };
+        if (buf.capacity() as usize) < len {
+            self.embedder.buffer_free(0, handle, buf);
+            rs.template_counters.alloc_failed();
+            return Err(Error::VPP_IPFIX_ERROR_BUFFER_TOO_SMALL);
+        }
+        let pkt = &mut buf.bytes_mut()[..len];
+        pkt.copy_from_slice(&rs.rewrite);
+        packet::finish(
+            pkt,
+            exp,
+            &MessageFields {
+                domain_id: stream.domain_id,
+                src_port: stream.src_port,
+                export_time: now as u32,
+                sequence_number: stream
+                    .sequence_number
+                    .load(std::sync::atomic::Ordering::Relaxed),
+                data_set_id: None,
+            },
+        );
+        let info = PacketInfo {
+            length: len as u32,
+            is_ip6: exp.ipfix_collector.is_ip6(),
+            fib_index: exp.fib_index,
+            exporter_index,
+            is_template: true,
+        };
+        match self.embedder.enqueue(0, handle, buf, &info) {
+            Ok(()) => {
+                fr.last_template_sent = now;
+                rs.template_counters.sent();
+                Ok(())
+            }
+            Err(_) => {
+                rs.template_counters.dropped();
+                Err(Error::VPP_IPFIX_ERROR_ENQUEUE_FAILED)
+            }
+        }
+    }
+}
