@@ -27,6 +27,17 @@ pub struct vpp_ipfix_main_t {
     pcap: Option<Arc<PcapWriter>>,
 }
 
+impl vpp_ipfix_main_t {
+    /// Hands a Rust-built instance to C (Rust hosts, tests); free it with
+    /// `vpp_ipfix_main_destroy`.
+    pub fn into_raw(instance: Instance) -> *mut vpp_ipfix_main_t {
+        Box::into_raw(Box::new(vpp_ipfix_main_t {
+            instance,
+            pcap: None,
+        }))
+    }
+}
+
 /// The instance behind a C pointer, shared.
 ///
 /// # Safety
