@@ -141,6 +141,11 @@ enum vpp_ipfix_error_t
    */
   VPP_IPFIX_ERROR_NO_MEMORY = -1007,
   /*
+   A configuration call while a thread is inside a per-thread call: the barrier rule
+   broken (detected in debug builds only).
+   */
+  VPP_IPFIX_ERROR_BUSY = -1008,
+  /*
    A panic inside the library was caught at the C boundary; the call had no effect
    that can be relied on. Please report it.
    */
@@ -912,6 +917,17 @@ int32_t vpp_ipfix_report_counters(const struct vpp_ipfix_main_t *main,
 int32_t vpp_ipfix_template_send(struct vpp_ipfix_main_t *main,
                                 uint32_t exporter_index,
                                 uint32_t report_index);
+
+/*
+ Whether report `report_index`'s template is due at time `now` (seconds since the
+ epoch): never sent, or sent more than the exporter's template interval before `now`.
+ Writes 1 or 0 to `*due_out`.
+ */
+int32_t vpp_ipfix_template_is_due(const struct vpp_ipfix_main_t *main,
+                                  uint32_t exporter_index,
+                                  uint32_t report_index,
+                                  double now,
+                                  uint8_t *due_out);
 
 #ifdef __cplusplus
 }  // extern "C"

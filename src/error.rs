@@ -42,6 +42,9 @@ pub enum vpp_ipfix_error_t {
     VPP_IPFIX_ERROR_BUFFER_TOO_SMALL = -1006,
     /// Memory for the library's own state could not be allocated.
     VPP_IPFIX_ERROR_NO_MEMORY = -1007,
+    /// A configuration call while a thread is inside a per-thread call: the barrier rule
+    /// broken (detected in debug builds only).
+    VPP_IPFIX_ERROR_BUSY = -1008,
     /// A panic inside the library was caught at the C boundary; the call had no effect
     /// that can be relied on. Please report it.
     VPP_IPFIX_ERROR_PANIC = -1099,
@@ -79,6 +82,7 @@ impl Error {
             VPP_IPFIX_ERROR_ENQUEUE_FAILED => c"embedder refused the packet",
             VPP_IPFIX_ERROR_BUFFER_TOO_SMALL => c"embedder buffer smaller than the packet",
             VPP_IPFIX_ERROR_NO_MEMORY => c"out of memory",
+            VPP_IPFIX_ERROR_BUSY => c"configuration while workers export (barrier not held)",
             VPP_IPFIX_ERROR_PANIC => c"internal error (panic caught)",
         }
     }
@@ -95,7 +99,7 @@ impl Error {
 }
 
 /// Every variant, for `from_code` and tests.
-pub const ALL: [Error; 16] = {
+pub const ALL: [Error; 17] = {
     use vpp_ipfix_error_t::*;
     [
         VPP_IPFIX_OK,
@@ -113,6 +117,7 @@ pub const ALL: [Error; 16] = {
         VPP_IPFIX_ERROR_ENQUEUE_FAILED,
         VPP_IPFIX_ERROR_BUFFER_TOO_SMALL,
         VPP_IPFIX_ERROR_NO_MEMORY,
+        VPP_IPFIX_ERROR_BUSY,
         VPP_IPFIX_ERROR_PANIC,
     ]
 };

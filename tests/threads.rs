@@ -234,3 +234,92 @@ fn small_records_past_255_per_packet_are_counted_exactly() {
     assert_eq!(totals.values().sum::<u64>(), 700);
     assert_eq!(inst.exporter_counters(0).unwrap().data_records, 700);
 }
+
+/// A host whose clock blocks until released, to hold a worker inside a per-thread call.
+struct StallingClock {
+    inner: Capture,
+    stalled: std::sync::Mutex<bool>,
+    cond: std::sync::Condvar,
+    entered: std::sync::atomic::AtomicBool,
+}
+
+impl vpp_ipfix::ops::Embedder for StallingClock {
+    fn buffer_alloc(
+        &self,
+        t: u32,
+        min: u32,
+    ) -> Option<(vpp_ipfix::ops::BufferHandle, vpp_ipfix::wire::PacketBuf)> {
+        self.inner.buffer_alloc(t, min)
+    }
+    fn buffer_free(&self, t: u32, h: vpp_ipfix::ops::BufferHandle, p: vpp_ipfix::wire::PacketBuf) {
+        self.inner.buffer_free(t, h, p)
+    }
+    fn enqueue(
+        &self,
+        t: u32,
+        h: vpp_ipfix::ops::BufferHandle,
+        p: vpp_ipfix::wire::PacketBuf,
+        i: &vpp_ipfix::ops::PacketInfo,
+    ) -> Result<(), vpp_ipfix::ops::EnqueueRefused> {
+        self.inner.enqueue(t, h, p, i)
+    }
+    fn now(&self) -> f64 {
+        self.entered
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut stalled = self.stalled.lock().unwrap();
+        while *stalled {
+            stalled = self.cond.wait(stalled).unwrap();
+        }
+        1.0
+    }
+}
+
+#[cfg(debug_assertions)]
+#[test]
+fn debug_builds_refuse_configuration_while_a_worker_exports() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let host = std::sync::Arc::new(StallingClock {
+        inner: Capture::new(1.0),
+        stalled: std::sync::Mutex::new(false),
+        cond: std::sync::Condvar::new(),
+        entered: std::sync::atomic::AtomicBool::new(false),
+    });
+    let mut inst = Instance::new(Box::new(host.clone()), 2, 0).unwrap();
+    let config = vpp_ipfix_exporter_config_t {
+        collector: ip_address_t::v4([127, 0, 0, 1]),
+        src_address: ip_address_t::v4([127, 0, 0, 2]),
+        ..Default::default()
+    };
+    inst.exporter_set(0, &config).unwrap();
+    let spec = ReportSpec {
+        domain_id: 1,
+        src_port: 1,
+        fields: RECORD.to_vec(),
+        ..Default::default()
+    };
+    inst.report_add(0, spec).unwrap();
+    let main = vpp_ipfix_main_t::into_raw(inst);
+    let r = record(1, 1);
+    assert_eq!(
+        vpp_ipfix_record_append(main, 0, 0, 1, r.as_ptr(), r.len()),
+        0
+    );
+    *host.stalled.lock().unwrap() = true;
+    let addr = main as usize;
+    let worker =
+        std::thread::spawn(move || vpp_ipfix_buffer_send(addr as *const vpp_ipfix_main_t, 0, 0, 1));
+    while !host.entered.load(SeqCst) {
+        std::thread::yield_now();
+    }
+    let busy = vpp_ipfix::ffi::exporter::vpp_ipfix_exporter_set(main, 0, &config);
+    *host.stalled.lock().unwrap() = false;
+    host.cond.notify_all();
+    assert_eq!(worker.join().unwrap(), 0);
+    assert_eq!(busy, vpp_ipfix::Error::VPP_IPFIX_ERROR_BUSY.code());
+    assert_eq!(
+        vpp_ipfix::ffi::exporter::vpp_ipfix_exporter_set(main, 0, &config),
+        0,
+        "fine once the worker is out"
+    );
+    vpp_ipfix_main_destroy(main);
+}

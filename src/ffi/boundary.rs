@@ -73,3 +73,13 @@ macro_rules! check_not_null {
         }
     };
 }
+
+/// The value of a `Result`, or return its error's code from the enclosing function.
+macro_rules! try_code {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return $crate::error::Error::code(e),
+        }
+    };
+}

@@ -4,7 +4,7 @@
 use std::ffi::c_void;
 
 use super::boundary::write_out;
-use super::instance::{instance, vpp_ipfix_main_t};
+use super::instance::{vpp_ipfix_main_t, InsideDatapath};
 use crate::datapath::DataPath;
 use crate::error::{Error, Result};
 use crate::types::flow_report_per_thread_t;
@@ -22,8 +22,11 @@ unsafe fn with_thread<T>(
     f: impl FnOnce(&DataPath<'_>, &mut flow_report_per_thread_t) -> Result<T>,
 ) -> Result<T> {
     // SAFETY: per the function's contract.
-    let inst = unsafe { instance(main) }.ok_or(Error::VPP_IPFIX_ERROR_NULL_POINTER)?;
-    let dp = inst.data_path(exporter_index, report_index, thread_index)?;
+    let m = unsafe { main.as_ref() }.ok_or(Error::VPP_IPFIX_ERROR_NULL_POINTER)?;
+    let _inside = InsideDatapath::enter(m);
+    let dp = m
+        .instance
+        .data_path(exporter_index, report_index, thread_index)?;
     // SAFETY: `per_thread_data` holds `n_threads` entries (a report's per-thread vector is
     // never resized) and `thread_index < n_threads` was checked by `data_path`; only this
     // thread touches its entry while no configuration runs (the contract), so this is the

@@ -35,8 +35,7 @@ pub extern "C" fn vpp_ipfix_exporter_set(
     ffi_boundary! {
         check_not_null!(main, config);
         // SAFETY: a live instance, workers quiesced; a readable config (contract).
-        let (inst, config) = unsafe { (instance_mut(main), *config) };
-        let Some(inst) = inst else { return Error::VPP_IPFIX_ERROR_NULL_POINTER.code() };
+        let (inst, config) = (try_code!(unsafe { instance_mut(main) }), unsafe { *config });
         code(inst.exporter_set(exporter_index, &config))
     }
 }
@@ -53,8 +52,7 @@ pub extern "C" fn vpp_ipfix_exporter_create(
     ffi_boundary! {
         check_not_null!(main, config, exporter_index_out);
         // SAFETY: a live instance, workers quiesced; a readable config (contract).
-        let (inst, config) = unsafe { (instance_mut(main), *config) };
-        let Some(inst) = inst else { return Error::VPP_IPFIX_ERROR_NULL_POINTER.code() };
+        let (inst, config) = (try_code!(unsafe { instance_mut(main) }), unsafe { *config });
         match inst.exporter_create(&config) {
             Ok(i) => {
                 // SAFETY: non-null and writable (contract).
@@ -76,7 +74,7 @@ pub extern "C" fn vpp_ipfix_exporter_delete(
     ffi_boundary! {
         check_not_null!(main);
         // SAFETY: a live instance, workers quiesced (contract).
-        let Some(inst) = (unsafe { instance_mut(main) }) else { return 0 };
+        let inst = try_code!(unsafe { instance_mut(main) });
         code(inst.exporter_delete(exporter_index))
     }
 }
@@ -92,8 +90,7 @@ pub extern "C" fn vpp_ipfix_exporter_lookup(
     ffi_boundary! {
         check_not_null!(main, collector, exporter_index_out);
         // SAFETY: a live instance and a readable address (contract).
-        let (inst, collector) = unsafe { (instance(main), *collector) };
-        let Some(inst) = inst else { return 0 };
+        let (inst, collector) = (try_code!(unsafe { instance(main) }), unsafe { *collector });
         match inst.lookup(&collector) {
             Some(i) => {
                 // SAFETY: non-null and writable (contract).
@@ -116,8 +113,8 @@ pub extern "C" fn vpp_ipfix_exporter_get(
     ffi_boundary! {
         // SAFETY: NULL or a live instance (contract).
         match unsafe { instance_mut(main) } {
-            Some(inst) => inst.exporter_ptr(exporter_index).unwrap_or(std::ptr::null_mut()),
-            None => std::ptr::null_mut(),
+            Ok(inst) => inst.exporter_ptr(exporter_index).unwrap_or(std::ptr::null_mut()),
+            Err(_) => std::ptr::null_mut(),
         }
     }
 }
@@ -133,7 +130,7 @@ pub extern "C" fn vpp_ipfix_exporter_index(
     ffi_boundary! {
         check_not_null!(main, exp, exporter_index_out);
         // SAFETY: a live instance (contract); `exp` is only compared, never read.
-        let Some(inst) = (unsafe { instance(main) }) else { return 0 };
+        let inst = try_code!(unsafe { instance(main) });
         match inst.exporter_index_of(exp) {
             Ok(i) => {
                 // SAFETY: non-null and writable (contract).
@@ -157,7 +154,7 @@ pub extern "C" fn vpp_ipfix_exporter_sizes(
     ffi_boundary! {
         check_not_null!(main);
         // SAFETY: a live instance (contract).
-        let Some(inst) = (unsafe { instance(main) }) else { return 0 };
+        let inst = try_code!(unsafe { instance(main) });
         match (inst.n_reports(exporter_index), inst.n_streams(exporter_index)) {
             (Ok(r), Ok(s)) => {
                 // SAFETY: each NULL or writable (contract).
@@ -183,7 +180,7 @@ pub extern "C" fn vpp_ipfix_exporter_counters(
     ffi_boundary! {
         check_not_null!(main, counters_out);
         // SAFETY: a live instance (contract).
-        let Some(inst) = (unsafe { instance(main) }) else { return 0 };
+        let inst = try_code!(unsafe { instance(main) });
         match inst.exporter_counters(exporter_index) {
             Ok(c) => {
                 // SAFETY: non-null and writable (contract).

@@ -25,16 +25,25 @@ use crate::transport::PcapWriter;
 pub struct vpp_ipfix_main_t {
     pub(crate) instance: Instance,
     pcap: Option<Arc<PcapWriter>>,
+    /// Threads inside a per-thread call (debug builds check the barrier rule with it).
+    #[cfg(debug_assertions)]
+    threads_inside: std::sync::atomic::AtomicU32,
 }
 
 impl vpp_ipfix_main_t {
+    fn new(instance: Instance, pcap: Option<Arc<PcapWriter>>) -> Self {
+        vpp_ipfix_main_t {
+            instance,
+            pcap,
+            #[cfg(debug_assertions)]
+            threads_inside: std::sync::atomic::AtomicU32::new(0),
+        }
+    }
+
     /// Hands a Rust-built instance to C (Rust hosts, tests); free it with
     /// `vpp_ipfix_main_destroy`.
     pub fn into_raw(instance: Instance) -> *mut vpp_ipfix_main_t {
-        Box::into_raw(Box::new(vpp_ipfix_main_t {
-            instance,
-            pcap: None,
-        }))
+        Box::into_raw(Box::new(vpp_ipfix_main_t::new(instance, None)))
     }
 }
 
@@ -42,18 +51,74 @@ impl vpp_ipfix_main_t {
 ///
 /// # Safety
 /// `main` is NULL or a live pointer from `vpp_ipfix_main_create*`.
-pub(crate) unsafe fn instance<'a>(main: *const vpp_ipfix_main_t) -> Option<&'a Instance> {
+pub(crate) unsafe fn instance<'a>(main: *const vpp_ipfix_main_t) -> Result<&'a Instance, Error> {
     // SAFETY: per the function's contract.
-    unsafe { main.as_ref() }.map(|m| &m.instance)
+    unsafe { main.as_ref() }
+        .map(|m| &m.instance)
+        .ok_or(Error::VPP_IPFIX_ERROR_NULL_POINTER)
+}
+
+/// The main object behind a C pointer, for configuration. Debug builds refuse it while a
+/// thread is inside a per-thread call (`VPP_IPFIX_ERROR_BUSY`): the barrier rule broken.
+///
+/// # Safety
+/// As `instance`, and no other thread is using the instance (the barrier rule).
+pub(crate) unsafe fn main_mut<'a>(
+    main: *mut vpp_ipfix_main_t,
+) -> Result<&'a mut vpp_ipfix_main_t, Error> {
+    // SAFETY: per the function's contract.
+    let m = unsafe { main.as_mut() }.ok_or(Error::VPP_IPFIX_ERROR_NULL_POINTER)?;
+    #[cfg(debug_assertions)]
+    if m.threads_inside.load(std::sync::atomic::Ordering::SeqCst) != 0 {
+        return Err(Error::VPP_IPFIX_ERROR_BUSY);
+    }
+    Ok(m)
 }
 
 /// The instance behind a C pointer, for configuration (workers quiesced).
 ///
 /// # Safety
-/// As `instance`, and no other thread is using the instance (the barrier rule).
-pub(crate) unsafe fn instance_mut<'a>(main: *mut vpp_ipfix_main_t) -> Option<&'a mut Instance> {
+/// As `main_mut`.
+pub(crate) unsafe fn instance_mut<'a>(
+    main: *mut vpp_ipfix_main_t,
+) -> Result<&'a mut Instance, Error> {
     // SAFETY: per the function's contract.
-    unsafe { main.as_mut() }.map(|m| &mut m.instance)
+    unsafe { main_mut(main) }.map(|m| &mut m.instance)
+}
+
+/// Marks a thread inside a per-thread call for as long as it lives (debug builds).
+pub(crate) struct InsideDatapath<'a> {
+    #[cfg(debug_assertions)]
+    count: &'a std::sync::atomic::AtomicU32,
+    #[cfg(not(debug_assertions))]
+    _main: std::marker::PhantomData<&'a ()>,
+}
+
+impl<'a> InsideDatapath<'a> {
+    pub(crate) fn enter(main: &'a vpp_ipfix_main_t) -> Self {
+        #[cfg(debug_assertions)]
+        {
+            main.threads_inside
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            InsideDatapath {
+                count: &main.threads_inside,
+            }
+        }
+        #[cfg(not(debug_assertions))]
+        {
+            let _ = main;
+            InsideDatapath {
+                _main: std::marker::PhantomData,
+            }
+        }
+    }
+}
+
+impl Drop for InsideDatapath<'_> {
+    fn drop(&mut self) {
+        #[cfg(debug_assertions)]
+        self.count.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 fn create(
@@ -65,7 +130,7 @@ fn create(
 ) -> i32 {
     match Instance::new(embedder, n_threads, max_exporters) {
         Ok(instance) => {
-            let main = Box::into_raw(Box::new(vpp_ipfix_main_t { instance, pcap }));
+            let main = Box::into_raw(Box::new(vpp_ipfix_main_t::new(instance, pcap)));
             // SAFETY: checked non-null by the callers; valid for writes by contract.
             unsafe { main_out.write(main) };
             0
@@ -142,9 +207,8 @@ pub extern "C" fn vpp_ipfix_main_destroy(main: *mut vpp_ipfix_main_t) {
 #[no_mangle]
 pub extern "C" fn vpp_ipfix_flush(main: *mut vpp_ipfix_main_t) -> i32 {
     ffi_boundary! {
-        check_not_null!(main);
-        // SAFETY: a live instance, workers quiesced (contract).
-        let m = unsafe { &mut *main };
+        // SAFETY: NULL or a live instance, workers quiesced (contract).
+        let m = try_code!(unsafe { main_mut(main) });
         m.instance.flush_all();
         if let Some(p) = &m.pcap {
             if p.flush().is_err() {
@@ -169,7 +233,7 @@ pub extern "C" fn vpp_ipfix_templates_send_due(
     ffi_boundary! {
         check_not_null!(main);
         // SAFETY: a live instance, workers quiesced (contract).
-        let Some(inst) = (unsafe { instance_mut(main) }) else { return 0 };
+        let inst = try_code!(unsafe { instance_mut(main) });
         let round = inst.send_due_templates();
         // SAFETY: each NULL or writable (contract).
         unsafe {

@@ -50,8 +50,7 @@ pub extern "C" fn vpp_ipfix_report_add_del(
     ffi_boundary! {
         check_not_null!(main, a);
         // SAFETY: a live instance, workers quiesced; `a` readable and writable (contract).
-        let (inst, a) = unsafe { (instance_mut(main), &mut *a) };
-        let Some(inst) = inst else { return 0 };
+        let (inst, a) = (try_code!(unsafe { instance_mut(main) }), unsafe { &mut *a });
         let elements: &[ipfix_report_element_t] = if a.is_add == 0 || a.n_report_elements == 0 {
             &[]
         } else if a.report_elements.is_null() {
@@ -95,8 +94,7 @@ pub extern "C" fn vpp_ipfix_report_add(
     ffi_boundary! {
         check_not_null!(main, config);
         // SAFETY: a live instance, workers quiesced; a readable config (contract).
-        let (inst, c) = unsafe { (instance_mut(main), *config) };
-        let Some(inst) = inst else { return 0 };
+        let (inst, c) = (try_code!(unsafe { instance_mut(main) }), unsafe { *config });
         if c.n_fields == 0 {
             return Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT.code();
         }
@@ -150,7 +148,7 @@ pub extern "C" fn vpp_ipfix_report_delete(
     ffi_boundary! {
         check_not_null!(main);
         // SAFETY: a live instance, workers quiesced (contract).
-        let Some(inst) = (unsafe { instance_mut(main) }) else { return 0 };
+        let inst = try_code!(unsafe { instance_mut(main) });
         let spec = ReportSpec { domain_id, src_port, opaque, ..Default::default() };
         match inst.report_delete(exporter_index, &spec) {
             Ok(id) => {
@@ -170,7 +168,7 @@ pub extern "C" fn vpp_ipfix_reports_reset(main: *mut vpp_ipfix_main_t, exporter_
     ffi_boundary! {
         check_not_null!(main);
         // SAFETY: a live instance, workers quiesced (contract).
-        let Some(inst) = (unsafe { instance_mut(main) }) else { return 0 };
+        let inst = try_code!(unsafe { instance_mut(main) });
         code(inst.reports_reset(exporter_index))
     }
 }
@@ -186,7 +184,7 @@ pub extern "C" fn vpp_ipfix_stream_reset(
     ffi_boundary! {
         check_not_null!(main);
         // SAFETY: a live instance, workers quiesced (contract).
-        let Some(inst) = (unsafe { instance_mut(main) }) else { return 0 };
+        let inst = try_code!(unsafe { instance_mut(main) });
         code(inst.stream_reset(exporter_index, stream_index))
     }
 }
@@ -206,7 +204,7 @@ pub extern "C" fn vpp_ipfix_stream_change(
     ffi_boundary! {
         check_not_null!(main);
         // SAFETY: a live instance, workers quiesced (contract).
-        let Some(inst) = (unsafe { instance_mut(main) }) else { return 0 };
+        let inst = try_code!(unsafe { instance_mut(main) });
         match inst.stream_change(exporter_index, (old_domain_id, old_src_port), (new_domain_id, new_src_port)) {
             Ok(true) => 0,
             Ok(false) => 1,
@@ -226,8 +224,8 @@ pub extern "C" fn vpp_ipfix_report_get(
     ffi_boundary! {
         // SAFETY: NULL or a live instance (contract).
         match unsafe { instance(main) } {
-            Some(inst) => inst.report(exporter_index, report_index).map_or(std::ptr::null(), |r| r as *const _),
-            None => std::ptr::null(),
+            Ok(inst) => inst.report(exporter_index, report_index).map_or(std::ptr::null(), |r| r as *const _),
+            Err(_) => std::ptr::null(),
         }
     }
 }
@@ -243,8 +241,8 @@ pub extern "C" fn vpp_ipfix_stream_get(
     ffi_boundary! {
         // SAFETY: NULL or a live instance (contract).
         match unsafe { instance(main) } {
-            Some(inst) => inst.stream(exporter_index, stream_index).map_or(std::ptr::null(), |s| s as *const _),
-            None => std::ptr::null(),
+            Ok(inst) => inst.stream(exporter_index, stream_index).map_or(std::ptr::null(), |s| s as *const _),
+            Err(_) => std::ptr::null(),
         }
     }
 }
@@ -260,7 +258,7 @@ pub extern "C" fn vpp_ipfix_report_counters(
     ffi_boundary! {
         check_not_null!(main, counters_out);
         // SAFETY: a live instance (contract).
-        let Some(inst) = (unsafe { instance(main) }) else { return 0 };
+        let inst = try_code!(unsafe { instance(main) });
         match inst.report_counters(exporter_index, report_index) {
             Ok(c) => {
                 // SAFETY: non-null and writable (contract).
@@ -283,8 +281,34 @@ pub extern "C" fn vpp_ipfix_template_send(
     ffi_boundary! {
         check_not_null!(main);
         // SAFETY: a live instance, workers quiesced (contract).
-        let Some(inst) = (unsafe { instance_mut(main) }) else { return 0 };
+        let inst = try_code!(unsafe { instance_mut(main) });
         let now = inst.embedder().now();
         code(inst.send_template(exporter_index, report_index, now))
+    }
+}
+
+/// Whether report `report_index`'s template is due at time `now` (seconds since the
+/// epoch): never sent, or sent more than the exporter's template interval before `now`.
+/// Writes 1 or 0 to `*due_out`.
+#[no_mangle]
+pub extern "C" fn vpp_ipfix_template_is_due(
+    main: *const vpp_ipfix_main_t,
+    exporter_index: u32,
+    report_index: u32,
+    now: f64,
+    due_out: *mut u8,
+) -> i32 {
+    ffi_boundary! {
+        check_not_null!(main, due_out);
+        // SAFETY: a live instance (contract).
+        let inst = try_code!(unsafe { instance(main) });
+        match inst.template_due(exporter_index, report_index, now) {
+            Ok(due) => {
+                // SAFETY: non-null and writable (contract).
+                unsafe { due_out.write(u8::from(due)) };
+                0
+            }
+            Err(e) => e.code(),
+        }
     }
 }

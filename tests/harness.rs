@@ -1,0 +1,410 @@
+//! Drives the C harness binaries of ffi-tests/ (built against libvpp_ipfix.so the way a
+//! VPP plugin links it) and checks what they did: their own verdicts, the packets
+//! `flowprobe_like` wrote (decoded here, every record's values recomputed), tshark's
+//! reading of the same pcap, and clean runs under valgrind and AddressSanitizer.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, OnceLock};
+
+use common::accounting::{check_sequences, decode_datagrams};
+use common::ipfix::{be_uint, Decoder, Record};
+use common::packet::datagrams_from_pcap;
+
+/// target/debug (or release): where cargo put libvpp_ipfix.so for this test run.
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/..")
+        .to_path_buf()
+}
+
+/// Builds the harness once per variant (plain, sanitized) with ffi-tests/Makefile.
+fn harness_dir(sanitize: bool) -> PathBuf {
+    static PLAIN: OnceLock<PathBuf> = OnceLock::new();
+    static ASAN: OnceLock<PathBuf> = OnceLock::new();
+    static BUILD: Mutex<()> = Mutex::new(());
+    let cell = if sanitize { &ASAN } else { &PLAIN };
+    cell.get_or_init(|| {
+        let _one_make_at_a_time = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+        let out = lib_dir().join(if sanitize {
+            "ffi-tests-asan"
+        } else {
+            "ffi-tests"
+        });
+        let mut make = Command::new("make");
+        make.arg("-C")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/ffi-tests"))
+            .arg(format!("LIBDIR={}", lib_dir().display()))
+            .arg(format!("OUT={}", out.display()));
+        if sanitize {
+            make.arg("SANITIZE=1");
+        }
+        let result = make.output().expect("make runs (is it installed?)");
+        assert!(
+            result.status.success(),
+            "building ffi-tests failed:\n{}{}",
+            String::from_utf8_lossy(&result.stdout),
+            String::from_utf8_lossy(&result.stderr)
+        );
+        out
+    })
+    .clone()
+}
+
+fn run(program: &Path, args: &[&str], wrapper: &[&str]) -> Output {
+    let mut cmd = if let Some((first, rest)) = wrapper.split_first() {
+        let mut c = Command::new(first);
+        c.args(rest).arg(program);
+        c
+    } else {
+        Command::new(program)
+    };
+    cmd.args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()))
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn expect_success(name: &str, o: &Output) -> String {
+    let t = text(o);
+    assert!(o.status.success(), "{name} failed ({}):\n{t}", o.status);
+    t
+}
+
+/// Checks a self-checking harness's "NAME: N passed, 0 failed" line.
+fn expect_all_passed(name: &str, o: &Output) {
+    let t = expect_success(name, o);
+    let line = t
+        .lines()
+        .find(|l| l.starts_with(&format!("{name}: ")) && l.contains(" passed, "))
+        .unwrap_or_else(|| panic!("{name} printed no verdict:\n{t}"));
+    let passed: u32 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(line.ends_with(" 0 failed"), "{line}");
+    assert!(passed > 10, "{name} checked too little: {line}");
+}
+
+#[test]
+fn layout_matches_vpps_structs() {
+    let dir = harness_dir(false);
+    expect_success("layout", &run(&dir.join("layout"), &[], &[]));
+}
+
+#[test]
+fn api_semantics_match_vpp() {
+    let dir = harness_dir(false);
+    expect_all_passed("api_semantics", &run(&dir.join("api_semantics"), &[], &[]));
+}
+
+#[test]
+fn bad_input_gives_error_codes_and_loses_nothing() {
+    let dir = harness_dir(false);
+    expect_all_passed("bad_input", &run(&dir.join("bad_input"), &[], &[]));
+}
+
+/// `key=value` pairs of the first output line starting with `prefix`.
+fn fields_of(out: &str, prefix: &str) -> Vec<HashMap<String, String>> {
+    out.lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(|l| {
+            l.split_whitespace()
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+fn num(m: &HashMap<String, String>, k: &str) -> u64 {
+    m.get(k)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no number {k} in {m:?}"))
+}
+
+/// The values `flowprobe_like` writes for record `i` of worker `t` into report `name`.
+fn expected_values(name: &str, t: u32, i: u32) -> Vec<u64> {
+    let i64_ = u64::from(i);
+    let src = u64::from(u32::from_be_bytes([10, t as u8, (i >> 8) as u8, i as u8]));
+    let dst = u64::from(u32::from_be_bytes([192, 0, 2, (i % 251) as u8]));
+    let start = 1_700_000_000_000_000_000u64 + i64_;
+    let l3l4 = vec![
+        u64::from(t),
+        i64_,
+        i64_ & 1,
+        i64_ + 1,
+        start,
+        start + 1000,
+        src,
+        dst,
+        if i.is_multiple_of(2) { 6 } else { 17 },
+        64 * (i64_ + 1),
+        1024 + i64_ % 50000,
+        443,
+        i64_ & 0x3f,
+    ];
+    match name {
+        "A" => l3l4,
+        "B" => vec![u64::from(t), i64_, src, 64 * (i64_ + 1), 17],
+        "C" => {
+            let mut v = l3l4;
+            v.push(u64::from(t) * 1_000_000 + i64_);
+            v
+        }
+        _ => unreachable!(),
+    }
+}
+
+fn check_record(name: &str, r: &Record) -> (u32, u32) {
+    let values: Vec<u64> = r.values.iter().map(|v| be_uint(v)).collect();
+    let (t, i) = (values[0] as u32, values[1] as u32);
+    assert_eq!(
+        values,
+        expected_values(name, t, i),
+        "report {name} record t={t} i={i}"
+    );
+    (t, i)
+}
+
+/// Runs flowprobe_like and checks every packet it wrote.
+fn flowprobe_like(
+    threads: u32,
+    records: u32,
+    collector: &str,
+    mtu: u32,
+    checksum: bool,
+) -> PathBuf {
+    let dir = harness_dir(false);
+    let pcap = std::env::temp_dir().join(format!(
+        "vpp-ipfix-fl-{threads}-{records}-{collector}-{mtu}-{checksum}-{}.pcap",
+        std::process::id()
+    ));
+    let (t, r, m) = (threads.to_string(), records.to_string(), mtu.to_string());
+    let mut args = vec![
+        "--threads",
+        &t,
+        "--records",
+        &r,
+        "--collector",
+        collector,
+        "--mtu",
+        &m,
+    ];
+    if checksum {
+        args.push("--udp-checksum");
+    }
+    let pcap_s = pcap.display().to_string();
+    args.extend(["--pcap", &pcap_s]);
+    let out = expect_success(
+        "flowprobe_like",
+        &run(&dir.join("flowprobe_like"), &args, &[]),
+    );
+
+    let reports = fields_of(&out, "report ");
+    let sent = &fields_of(&out, "sent:")[0];
+    assert_eq!(reports.len(), 3, "{out}");
+    let datagrams = datagrams_from_pcap(&pcap).unwrap();
+    for d in &datagrams {
+        assert!(d.payload.len() + if collector == "ipv6" { 48 } else { 28 } <= mtu as usize);
+        assert_eq!(d.dst_port, 4739);
+    }
+    let messages = decode_datagrams(&mut Decoder::new(), &datagrams).unwrap();
+    let totals = check_sequences(&messages).unwrap();
+
+    // Which report a (domain, template id) is.
+    let names: HashMap<(u32, u16), String> = reports
+        .iter()
+        .map(|r| {
+            (
+                (num(r, "domain") as u32, num(r, "template") as u16),
+                r["name"].clone(),
+            )
+        })
+        .collect();
+    let mut seen: BTreeMap<String, Vec<(u32, u32)>> = BTreeMap::new();
+    let mut templates = 0;
+    for (_, m) in &messages {
+        templates += m.templates.len();
+        for rec in &m.data_records {
+            let name = &names[&(m.domain_id, rec.template_id)];
+            seen.entry(name.clone())
+                .or_default()
+                .push(check_record(name, rec));
+        }
+    }
+    for (k, report) in ["A", "B", "C"].iter().enumerate() {
+        let mut got = seen.remove(*report).unwrap_or_default();
+        got.sort_unstable();
+        let want: Vec<(u32, u32)> = (1..=threads)
+            .flat_map(|t| {
+                (0..records)
+                    .filter(move |i| *i as usize % 3 == k)
+                    .map(move |i| (t, i))
+            })
+            .collect();
+        assert_eq!(got.len(), want.len(), "report {report}: records decoded");
+        assert!(got == want, "report {report}: each record exactly once");
+        let printed = reports.iter().find(|r| r["name"] == *report).unwrap();
+        assert_eq!(num(printed, "records"), want.len() as u64);
+    }
+    let decoded: u64 = totals.values().sum();
+    assert_eq!(decoded, u64::from(threads * records));
+    assert_eq!(num(sent, "records"), decoded);
+    assert_eq!(num(sent, "templates"), templates as u64);
+    assert_eq!(
+        num(sent, "packets") + num(sent, "templates"),
+        datagrams.len() as u64
+    );
+    assert_eq!(num(sent, "dropped_records"), 0);
+    pcap
+}
+
+#[test]
+fn flowprobe_like_one_thread_ipv4() {
+    let pcap = flowprobe_like(1, 20_000, "ipv4", 1450, false);
+    let _ = std::fs::remove_file(pcap);
+}
+
+#[test]
+fn flowprobe_like_two_threads_ipv4_mtu_512_with_udp_checksum() {
+    let pcap = flowprobe_like(2, 20_000, "ipv4", 512, true);
+    let _ = std::fs::remove_file(pcap);
+}
+
+#[test]
+fn flowprobe_like_four_threads_ipv6() {
+    let pcap = flowprobe_like(4, 10_000, "ipv6", 1450, false);
+    let _ = std::fs::remove_file(pcap);
+}
+
+/// tshark's IPFIX dissector: (records it decoded, malformed or expert-error lines).
+fn tshark_read(pcap: &Path) -> (u64, Vec<String>) {
+    let out = Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(pcap)
+        .args([
+            "-d",
+            "udp.port==4739,cflow",
+            "-T",
+            "fields",
+            "-e",
+            "cflow.source_id",
+            "-e",
+            "cflow.inputint",
+        ])
+        .output()
+        .expect("tshark runs: install it (apt-get install tshark), see README");
+    assert!(out.status.success(), "tshark failed: {}", text(&out));
+    let records = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            l.split('\t')
+                .nth(1)
+                .map_or(0, |f| f.split(',').filter(|v| !v.is_empty()).count() as u64)
+        })
+        .sum();
+    let problems = Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(pcap)
+        .args([
+            "-d",
+            "udp.port==4739,cflow",
+            "-Y",
+            "_ws.malformed || _ws.expert.severity >= \"error\"",
+        ])
+        .output()
+        .expect("tshark runs");
+    let bad = String::from_utf8_lossy(&problems.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    (records, bad)
+}
+
+#[test]
+fn tshark_decodes_every_record_without_errors() {
+    for (threads, collector, mtu, checksum) in [(1, "ipv4", 1450, false), (2, "ipv6", 512, true)] {
+        let records = 6000;
+        let pcap = flowprobe_like(threads, records, collector, mtu, checksum);
+        let (decoded, bad) = tshark_read(&pcap);
+        assert!(
+            bad.is_empty(),
+            "tshark reports malformed packets or errors:\n{}",
+            bad.join("\n")
+        );
+        assert_eq!(
+            decoded,
+            u64::from(threads * records),
+            "records tshark decoded ({collector})"
+        );
+        let _ = std::fs::remove_file(pcap);
+    }
+}
+
+const VALGRIND: &[&str] = &[
+    "valgrind",
+    "--quiet",
+    "--error-exitcode=99",
+    "--leak-check=full",
+    "--errors-for-leak-kinds=definite",
+];
+
+#[test]
+fn harness_runs_clean_under_valgrind() {
+    let dir = harness_dir(false);
+    expect_all_passed(
+        "api_semantics",
+        &run(&dir.join("api_semantics"), &[], VALGRIND),
+    );
+    expect_all_passed("bad_input", &run(&dir.join("bad_input"), &[], VALGRIND));
+    let pcap = std::env::temp_dir().join(format!("vpp-ipfix-valgrind-{}.pcap", std::process::id()));
+    let p = pcap.display().to_string();
+    let args = ["--threads", "2", "--records", "3000", "--pcap", &p];
+    expect_success(
+        "flowprobe_like",
+        &run(&dir.join("flowprobe_like"), &args, VALGRIND),
+    );
+    let _ = std::fs::remove_file(pcap);
+}
+
+#[test]
+fn harness_runs_clean_under_address_sanitizer() {
+    let dir = harness_dir(true);
+    let o = run(&dir.join("layout"), &[], &[]);
+    expect_success("layout (asan)", &o);
+    expect_all_passed("api_semantics", &run(&dir.join("api_semantics"), &[], &[]));
+    expect_all_passed("bad_input", &run(&dir.join("bad_input"), &[], &[]));
+    let pcap = std::env::temp_dir().join(format!("vpp-ipfix-asan-{}.pcap", std::process::id()));
+    let p = pcap.display().to_string();
+    for threads in ["1", "4"] {
+        let args = ["--threads", threads, "--records", "20000", "--pcap", &p];
+        expect_success(
+            "flowprobe_like (asan)",
+            &run(&dir.join("flowprobe_like"), &args, &[]),
+        );
+    }
+    let _ = std::fs::remove_file(pcap);
+    // The sanitizer really is in: its runtime is linked into the binary.
+    let nm = Command::new("nm")
+        .arg(dir.join("bad_input"))
+        .output()
+        .expect("nm runs");
+    assert!(
+        String::from_utf8_lossy(&nm.stdout).contains("__asan_init"),
+        "not built with ASan"
+    );
+}
