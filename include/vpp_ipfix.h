@@ -693,6 +693,18 @@ int32_t vpp_ipfix_record_append(const struct vpp_ipfix_main_t *main,
                                 size_t len);
 
 /*
+ Sends thread `thread_index`'s packets, of every report of every exporter, that hold
+ records and were started at least `max_age` seconds ago (0: all of them). A worker
+ calls it from its loop so records never wait forever in a quiet thread (VPP's core
+ never sent a buffer that stopped filling). Writes how many packets went out to
+ `*sent_out` (may be NULL). Returns 0, or the last send error (counted).
+ */
+int32_t vpp_ipfix_thread_flush_idle(const struct vpp_ipfix_main_t *main,
+                                    uint32_t thread_index,
+                                    double max_age,
+                                    uint32_t *sent_out);
+
+/*
  Fills `config` with VPP's defaults: no collector (disabled), port 4739, no FIB, path
  MTU 512, template interval 20 s, no IPv4 UDP checksum.
  */

@@ -99,6 +99,27 @@ impl Instance {
         }
     }
 
+    /// Sends every packet of every thread that has waited `max_age` seconds or more
+    /// (the Rust form; C workers call `vpp_ipfix_thread_flush_idle` for their own).
+    /// Returns how many went out.
+    pub fn flush_idle(&mut self, max_age: f64) -> u32 {
+        let now = self.embedder.now();
+        let mut sent = 0;
+        for e in 0..self.exporters.len() as u32 {
+            if !self.state[e as usize].in_use {
+                continue;
+            }
+            for r in 0..self.state[e as usize].reports.len() as u32 {
+                for t in 0..self.n_threads {
+                    let went =
+                        self.with_worker(e, r, t, |dp, ptd| dp.flush_if_idle(ptd, now, max_age));
+                    sent += u32::from(matches!(went, Ok(Ok(true))));
+                }
+            }
+        }
+        sent
+    }
+
     /// Sends every packet under construction, everywhere (shutdown, `ipfix flush`).
     pub fn flush_all(&mut self) {
         for e in 0..self.exporters.len() as u32 {
@@ -163,6 +184,9 @@ impl DataPath<'_> {
         ptd.packet = buf;
         ptd.next_data_offset = self.exp.all_headers_size as u16;
         ptd.n_data_records = 0;
+        // A buffer is taken when the first record needs it: its age is the oldest
+        // record's, whichever way the caller writes records.
+        ptd.first_record_time = self.embedder.now();
         Ok(handle)
     }
 
@@ -259,6 +283,24 @@ impl DataPath<'_> {
                 Err(Error::VPP_IPFIX_ERROR_ENQUEUE_FAILED)
             }
         }
+    }
+
+    /// Sends the thread's packet if it holds records and its buffer was taken at least
+    /// `max_age` seconds before `now`, so records never wait forever in a quiet worker.
+    /// Returns whether a packet went out.
+    pub fn flush_if_idle(
+        &self,
+        ptd: &mut flow_report_per_thread_t,
+        now: f64,
+        max_age: f64,
+    ) -> Result<bool> {
+        if ptd.packet.is_empty()
+            || usize::from(ptd.next_data_offset) <= self.exp.all_headers_size as usize
+            || now - ptd.first_record_time < max_age
+        {
+            return Ok(false);
+        }
+        self.send_buffer(ptd).map(|()| true)
     }
 
     fn drop_packet(&self, ptd: &mut flow_report_per_thread_t) {

@@ -131,3 +131,47 @@ pub extern "C" fn vpp_ipfix_record_append(
         super::boundary::code(r)
     }
 }
+
+/// Sends thread `thread_index`'s packets, of every report of every exporter, that hold
+/// records and were started at least `max_age` seconds ago (0: all of them). A worker
+/// calls it from its loop so records never wait forever in a quiet thread (VPP's core
+/// never sent a buffer that stopped filling). Writes how many packets went out to
+/// `*sent_out` (may be NULL). Returns 0, or the last send error (counted).
+#[no_mangle]
+pub extern "C" fn vpp_ipfix_thread_flush_idle(
+    main: *const vpp_ipfix_main_t,
+    thread_index: u32,
+    max_age: f64,
+    sent_out: *mut u32,
+) -> i32 {
+    ffi_boundary! {
+        check_not_null!(main);
+        // SAFETY: a live instance (contract).
+        let m = unsafe { &*main };
+        if thread_index >= m.instance.n_threads() {
+            return Error::VPP_IPFIX_ERROR_INVALID_WORKER.code();
+        }
+        if max_age.is_nan() {
+            return Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT.code();
+        }
+        let now = m.instance.embedder().now();
+        let (mut sent, mut last_error) = (0u32, 0i32);
+        for e in 0..m.instance.max_exporters() {
+            let Ok(n_reports) = m.instance.n_reports(e) else { continue };
+            for r in 0..n_reports {
+                // SAFETY: the threading rule (contract of this function).
+                let went = unsafe {
+                    with_thread(main, e, r, thread_index, |dp, ptd| dp.flush_if_idle(ptd, now, max_age))
+                };
+                match went {
+                    Ok(true) => sent += 1,
+                    Ok(false) => {}
+                    Err(err) => last_error = err.code(),
+                }
+            }
+        }
+        // SAFETY: NULL or writable (contract).
+        unsafe { write_out(sent_out, sent) };
+        last_error
+    }
+}
