@@ -59,6 +59,24 @@ impl Default for vpp_ipfix_exporter_config_t {
     }
 }
 
+/// VPP's exporter before configuration: no collector (disabled), default settings.
+impl Default for ipfix_exporter_t {
+    fn default() -> Self {
+        ipfix_exporter_t {
+            reports: std::ptr::null_mut(),
+            streams: std::ptr::null_mut(),
+            ipfix_collector: ip_address_t::default(),
+            collector_port: DEFAULT_COLLECTOR_PORT,
+            src_address: ip_address_t::default(),
+            fib_index: u32::MAX,
+            path_mtu: DEFAULT_PATH_MTU,
+            template_interval: DEFAULT_TEMPLATE_INTERVAL,
+            udp_checksum: 0,
+            all_headers_size: 0,
+        }
+    }
+}
+
 /// Settings after defaults and validation: what goes into `ipfix_exporter_t`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ValidSettings {

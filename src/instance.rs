@@ -6,25 +6,13 @@ use crate::counters::vpp_ipfix_counters_t;
 use crate::error::{Error, Result};
 use crate::exporter::{vpp_ipfix_exporter_config_t, DEFAULT_MAX_EXPORTERS};
 use crate::ops::Embedder;
-use crate::report::ReportState;
-use crate::types::{flow_report_stream_t, flow_report_t, ip_address_t, ipfix_exporter_t};
+use crate::state::ExporterState;
+use crate::types::{ip_address_t, ipfix_exporter_t};
 
 /// The largest thread count accepted (VPP's thread index is 16 bits).
 pub const MAX_THREADS: u32 = 1024;
 /// The most exporters one instance can hold.
 pub const MAX_EXPORTERS: u32 = 64;
-
-/// The library's side of one exporter: what C does not see.
-#[derive(Debug, Default)]
-pub(crate) struct ExporterState {
-    pub in_use: bool,
-    pub streams: Vec<flow_report_stream_t>,
-    pub reports: Vec<flow_report_t>,
-    /// Parallel to `reports`, same index.
-    pub report_state: Vec<ReportState>,
-    /// Counters of deleted reports, so exporter totals never go backwards.
-    pub retired: vpp_ipfix_counters_t,
-}
 
 /// An exporting process: up to `max_exporters` exporters, exporter 0 always present.
 pub struct Instance {
@@ -156,8 +144,8 @@ impl Instance {
     /// or takes a free slot. `VPP_IPFIX_ERROR_INVALID_VALUE` when all slots are used.
     pub fn exporter_create(&mut self, config: &vpp_ipfix_exporter_config_t) -> Result<u32> {
         config.validate()?;
-        let index = match self.lookup(&config.collector) {
-            Some(i) => i,
+        let (index, fresh) = match self.lookup(&config.collector) {
+            Some(i) => (i, false),
             None => {
                 let free = self
                     .state
@@ -169,11 +157,11 @@ impl Instance {
                     in_use: true,
                     ..Default::default()
                 };
-                free as u32
+                (free as u32, true)
             }
         };
         if let Err(e) = self.exporter_set(index, config) {
-            if index != 0 && self.state[index as usize].reports.is_empty() {
+            if fresh {
                 self.state[index as usize].in_use = false;
             }
             return Err(e);

@@ -5,6 +5,7 @@ use crate::counters::{vpp_ipfix_counters_t, TemplateCounters, ThreadCounters};
 use crate::error::{Error, Result};
 use crate::exporter::{self, MAX_PATH_MTU};
 use crate::instance::Instance;
+use crate::state::ReportState;
 use crate::template;
 use crate::types::{
     flow_report_per_thread_t, flow_report_stream_t, flow_report_t, ipfix_report_element_t,
@@ -19,34 +20,6 @@ pub const FIRST_TEMPLATE_ID: u16 = 256;
 const TEMPLATE_ID_SPACE: u32 = 65536 - FIRST_TEMPLATE_ID as u32;
 /// More fields than this cannot fit a 1450-byte template packet anyway.
 pub const MAX_FIELDS: usize = 512;
-
-/// The library's side of one report.
-#[derive(Debug, Default)]
-pub(crate) struct ReportState {
-    /// The template's field specifiers.
-    pub fields: Vec<FieldSpec>,
-    /// VPP's view of the same elements (`fr->report_elements` points here).
-    pub elements: Vec<ipfix_report_element_t>,
-    /// `fr->per_thread_data` points here; never resized after the report is added.
-    pub per_thread: Vec<flow_report_per_thread_t>,
-    /// One block per thread, parallel to `per_thread`.
-    pub thread_counters: Vec<ThreadCounters>,
-    pub template_counters: TemplateCounters,
-    /// The template packet (`fr->rewrite` points here).
-    pub rewrite: Vec<u8>,
-}
-
-impl ReportState {
-    /// This report's totals over all threads.
-    pub fn counters(&self) -> vpp_ipfix_counters_t {
-        let mut total = vpp_ipfix_counters_t::default();
-        for c in &self.thread_counters {
-            total.add(&c.read());
-        }
-        self.template_counters.read_into(&mut total);
-        total
-    }
-}
 
 /// A report as our native API describes it: any elements, enterprise-specific included.
 #[derive(Clone, Debug, Default)]

@@ -97,6 +97,13 @@ impl Instance {
                 continue;
             }
             for r in 0..self.state[e as usize].reports.len() as u32 {
+                if self.state[e as usize].report_state[r as usize]
+                    .fields
+                    .is_empty()
+                {
+                    // Its owner's rewrite callback builds its template (VPP shim).
+                    continue;
+                }
                 if self.template_due(e, r, now) == Ok(true) {
                     match self.send_template(e, r, now) {
                         Ok(()) => round.sent += 1,

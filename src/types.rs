@@ -350,23 +350,6 @@ impl Default for flow_report_t {
     }
 }
 
-impl Default for ipfix_exporter_t {
-    fn default() -> Self {
-        ipfix_exporter_t {
-            reports: std::ptr::null_mut(),
-            streams: std::ptr::null_mut(),
-            ipfix_collector: ip_address_t::default(),
-            collector_port: crate::exporter::DEFAULT_COLLECTOR_PORT,
-            src_address: ip_address_t::default(),
-            fib_index: u32::MAX,
-            path_mtu: crate::exporter::DEFAULT_PATH_MTU,
-            template_interval: crate::exporter::DEFAULT_TEMPLATE_INTERVAL,
-            udp_checksum: 0,
-            all_headers_size: 0,
-        }
-    }
-}
-
 impl Default for flow_report_per_thread_t {
     fn default() -> Self {
         flow_report_per_thread_t {
