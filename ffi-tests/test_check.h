@@ -12,7 +12,7 @@ static unsigned test_n_passed;
 static unsigned test_n_failed;
 static const char *test_current = "(none)";
 
-static void
+static inline void
 test_check_true (const char *file, int line, const char *expr, int ok)
 {
   if (ok)
@@ -24,7 +24,7 @@ test_check_true (const char *file, int line, const char *expr, int ok)
   printf ("%s:%d: FAIL in %s: %s\n", file, line, test_current, expr);
 }
 
-static void
+static inline void
 test_check_eq (const char *file, int line, const char *a_expr,
 	       const char *b_expr, int64_t a, int64_t b)
 {
@@ -38,7 +38,7 @@ test_check_eq (const char *file, int line, const char *a_expr,
 	  line, test_current, a_expr, b_expr, a, b);
 }
 
-static void
+static inline void
 test_check_ueq (const char *file, int line, const char *a_expr,
 		const char *b_expr, uint64_t a, uint64_t b)
 {
@@ -48,12 +48,12 @@ test_check_ueq (const char *file, int line, const char *a_expr,
       return;
     }
   test_n_failed++;
-  printf ("%s:%d: FAIL in %s: %s == %s: %" PRIu64 " (0x%" PRIx64
-	  ") != %" PRIu64 " (0x%" PRIx64 ")\n",
+  printf ("%s:%d: FAIL in %s: %s == %s: %" PRIu64 " (0x%" PRIx64 ") != %" PRIu64
+	  " (0x%" PRIx64 ")\n",
 	  file, line, test_current, a_expr, b_expr, a, a, b, b);
 }
 
-static void
+static inline void
 test_check_streq (const char *file, int line, const char *a_expr,
 		  const char *b_expr, const char *a, const char *b)
 {
@@ -71,15 +71,15 @@ test_check_streq (const char *file, int line, const char *a_expr,
 #define CHECK(expr) test_check_true (__FILE__, __LINE__, #expr, !!(expr))
 
 /* Two signed integers (return codes, counts) equal; prints both. */
-#define CHECK_EQ(a, b)                                                        \
+#define CHECK_EQ(a, b)                                                         \
   test_check_eq (__FILE__, __LINE__, #a, #b, (int64_t) (a), (int64_t) (b))
 
 /* Two unsigned integers equal (u32/u64 values, sentinels); prints both. */
-#define CHECK_UEQ(a, b)                                                       \
+#define CHECK_UEQ(a, b)                                                        \
   test_check_ueq (__FILE__, __LINE__, #a, #b, (uint64_t) (a), (uint64_t) (b))
 
 /* Two strings equal. */
-#define CHECK_STREQ(a, b)                                                     \
+#define CHECK_STREQ(a, b)                                                      \
   test_check_streq (__FILE__, __LINE__, #a, #b, (a), (b))
 
 /* Pointers: NULL or not. */
@@ -94,7 +94,7 @@ typedef struct
 
 /* Runs every test and prints "<program>: N passed, M failed". Returns the
    exit status: 0 when nothing failed. */
-static int
+static inline int
 test_run_all (const char *program, const test_case_t *tests, size_t n_tests)
 {
   size_t i;
@@ -108,8 +108,7 @@ test_run_all (const char *program, const test_case_t *tests, size_t n_tests)
 	printf ("-- %s: %u failed\n", tests[i].name,
 		test_n_failed - failed_before);
     }
-  printf ("%s: %u passed, %u failed\n", program, test_n_passed,
-	  test_n_failed);
+  printf ("%s: %u passed, %u failed\n", program, test_n_passed, test_n_failed);
   return test_n_failed ? 1 : 0;
 }
 

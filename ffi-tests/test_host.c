@@ -456,6 +456,48 @@ test_ip6 (const char *text)
   return ip;
 }
 
+int
+test_exporter_equal (const ipfix_exporter_t *a, const ipfix_exporter_t *b)
+{
+  return a->reports == b->reports && a->streams == b->streams &&
+	 memcmp (&a->ipfix_collector, &b->ipfix_collector,
+		 sizeof (a->ipfix_collector)) == 0 &&
+	 a->collector_port == b->collector_port &&
+	 memcmp (&a->src_address, &b->src_address, sizeof (a->src_address)) ==
+	   0 &&
+	 a->fib_index == b->fib_index && a->path_mtu == b->path_mtu &&
+	 a->template_interval == b->template_interval &&
+	 a->udp_checksum == b->udp_checksum &&
+	 a->all_headers_size == b->all_headers_size;
+}
+
+int
+test_report_equal (const flow_report_t *a, const flow_report_t *b)
+{
+  return a->rewrite == b->rewrite && a->template_id == b->template_id &&
+	 a->data_record_size == b->data_record_size &&
+	 a->per_thread_data == b->per_thread_data &&
+	 a->stream_index == b->stream_index &&
+	 a->last_template_sent == b->last_template_sent &&
+	 a->update_rewrite == b->update_rewrite &&
+	 a->fields_to_send == b->fields_to_send &&
+	 a->opaque.as_uword == b->opaque.as_uword &&
+	 a->rewrite_callback == b->rewrite_callback &&
+	 a->report_elements == b->report_elements &&
+	 a->n_report_elements == b->n_report_elements &&
+	 a->stream_indexp == b->stream_indexp &&
+	 a->flow_data_callback == b->flow_data_callback;
+}
+
+int
+test_stream_equal (const flow_report_stream_t *a, const flow_report_stream_t *b)
+{
+  return a->domain_id == b->domain_id &&
+	 a->sequence_number == b->sequence_number &&
+	 a->src_port == b->src_port && a->n_reports == b->n_reports &&
+	 a->next_template_no == b->next_template_no;
+}
+
 /* One's complement sum of `len` bytes, added to `sum`. */
 static uint32_t
 sum_bytes (uint32_t sum, const uint8_t *p, uint32_t len)

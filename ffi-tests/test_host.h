@@ -8,13 +8,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The generated header names these two structs in the parameter lists of its
-   callback typedefs before it defines them; without a declaration at file
-   scope, GCC warns (an error under -Werror) and the typedefs name different,
-   prototype-scoped types. Reported as a library bug; harmless once fixed. */
-struct ipfix_exporter_t;
-struct flow_report_t;
-
 #include "vpp_ipfix.h"
 
 /* Bytes of data in every buffer the host hands out. */
@@ -92,8 +85,8 @@ test_get_u16 (const uint8_t *p)
 static inline uint32_t
 test_get_u32 (const uint8_t *p)
 {
-  return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16)
-	 | ((uint32_t) p[2] << 8) | p[3];
+  return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16) |
+	 ((uint32_t) p[2] << 8) | p[3];
 }
 
 static inline uint64_t
@@ -129,6 +122,13 @@ test_put_u64 (uint8_t *p, uint64_t v)
 /* An IPv4 or IPv6 ip_address_t. */
 ip_address_t test_ip4 (uint8_t a, uint8_t b, uint8_t c, uint8_t d);
 ip_address_t test_ip6 (const char *text);
+
+/* Member-by-member equality of the library's C views (memcmp would read their
+   padding, which the library leaves uninitialised). */
+int test_exporter_equal (const ipfix_exporter_t *a, const ipfix_exporter_t *b);
+int test_report_equal (const flow_report_t *a, const flow_report_t *b);
+int test_stream_equal (const flow_report_stream_t *a,
+		       const flow_report_stream_t *b);
 
 /* One exported packet read back: IP, UDP, IPFIX message header and its first
    set. */

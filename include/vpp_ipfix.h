@@ -30,6 +30,10 @@
 #include <stddef.h>
 #define VPP_IPFIX_ALIGNED(n) __attribute__ ((aligned (n)))
 
+/* The callback types name these before their definitions. */
+struct ipfix_exporter_t;
+struct flow_report_t;
+
 /* VPP's own types, when built inside VPP; else layout-identical definitions. */
 #ifndef __IP_TYPES_H__
 typedef union
@@ -311,7 +315,8 @@ typedef struct flow_report_t {
    */
   uint8_t *rewrite;
   /*
-   Template id, 256..65535, unique in its stream.
+   Template id, 256..65535, unique in its stream until the stream's ids wrap around
+   after 65280 adds (VPP's numbering, kept).
    */
   uint16_t template_id;
   /*
@@ -398,8 +403,8 @@ typedef struct flow_report_stream_t {
  VPP's `ipfix_exporter_t`: one collector and how to reach it.
 
  `reports` and `streams` point at the library's arrays; their lengths come from
- `vpp_ipfix_exporter_n_reports` / `vpp_ipfix_exporter_n_streams` (VPP keeps them in a
- vector header; the VPP shim provides that view).
+ `vpp_ipfix_exporter_sizes` (VPP keeps them in a vector header; the VPP shim provides
+ that view).
  */
 typedef struct ipfix_exporter_t {
   /*
@@ -439,7 +444,8 @@ typedef struct ipfix_exporter_t {
    */
   uint8_t udp_checksum;
   /*
-   IP + UDP + IPFIX message header + set header: where the first record goes.
+   IP + UDP + IPFIX message header + set header: where the first record goes. 0 until
+   the exporter is first configured (as in VPP).
    */
   uint32_t all_headers_size;
 } ipfix_exporter_t;
@@ -671,6 +677,8 @@ int32_t vpp_ipfix_buffer_send(const struct vpp_ipfix_main_t *main,
  Room for one record of `size` bytes in the thread's packet: the packet is sent first
  when the record would pass the path MTU, and a buffer is allocated when needed. The
  record counts as written; fill all `size` bytes before the next call on this thread.
+ When the host refuses the full packet sent first, the call still succeeds (the record
+ goes in a new packet); the loss shows in the counters (`dropped_*`).
  NULL on error with the code in `*error_out` (may be NULL): -1003 when a record of
  this size can never fit, -73 for size 0, -1002 when no buffer could be had.
  */
@@ -713,8 +721,9 @@ int32_t vpp_ipfix_exporter_config_init(struct vpp_ipfix_exporter_config_t *confi
 /*
  Configures exporter `exporter_index` (0 is VPP's legacy exporter, always there).
  VPP's checks: a collector needs a source (-7), of the same family (-97); path MTU
- 68..1450 (-7); template interval not 0 (-7); an existing report's template must fit
- the MTU (-1004). Changing collector, source or port resets the exporter's streams
+ 68..1450 (-7); template interval not 0 (-7); and ours: an address family other than
+ AF_IP4/AF_IP6 (-73); every existing report's template (-1004) and fixed-size record
+ (-1003) must fit the new MTU and family. Changing collector, source or port resets the exporter's streams
  (sequence 0, templates re-sent); packets under construction are sent first with the
  old settings. Workers quiesced. On error nothing changes.
  */
@@ -746,9 +755,11 @@ int32_t vpp_ipfix_exporter_lookup(const struct vpp_ipfix_main_t *main,
                                   uint32_t *exporter_index_out);
 
 /*
- The C-visible exporter `exporter_index`, NULL when it is not in use. The pointer stays
- valid for the instance's life; its `reports` and `streams` arrays move when reports
- are added or deleted (re-read them after configuration).
+ The C-visible exporter `exporter_index`, NULL when it is not in use. Any thread may
+ read it at any time; write its fields only with workers quiesced, and prefer
+ `vpp_ipfix_exporter_set`, which validates. The pointer stays valid for the instance's
+ life; its `reports` and `streams` arrays move when reports are added or deleted
+ (re-read them after configuration).
  */
 struct ipfix_exporter_t *vpp_ipfix_exporter_get(struct vpp_ipfix_main_t *main,
                                                 uint32_t exporter_index);
@@ -839,8 +850,11 @@ const char *vpp_ipfix_strerror(int32_t error);
  codes: -7 when the domain is used with another port or the port with another domain;
  -6 to delete an unknown report; -81 to add an existing one (its template id is still
  written). On add, writes `a->flow_report_index` and `*template_id` (may be NULL).
- Reports without elements need a `rewrite_callback` (the VPP shim builds their
- templates). Elements are copied. Workers quiesced.
+ Checks VPP does not make, on add: an element id above 0x7fff or a size of 0 or above
+ 65535 (-7); no elements and no `rewrite_callback` (-73: the VPP shim builds templates
+ of reports without elements); a template that cannot fit the path MTU (-1004, against
+ 1450 over IPv6 while the exporter is disabled); a fixed-size record that cannot (-1003);
+ out of memory (-1007). Elements are copied. Workers quiesced.
  */
 int32_t vpp_ipfix_report_add_del(struct vpp_ipfix_main_t *main,
                                  uint32_t exporter_index,

@@ -37,14 +37,7 @@ impl Instance {
     /// A new instance with exporter 0 in place and disabled (no collector), as VPP starts.
     /// `n_threads` counts every thread that will export, main thread included.
     pub fn new(embedder: Box<dyn Embedder>, n_threads: u32, max_exporters: u32) -> Result<Self> {
-        if n_threads == 0 || n_threads > MAX_THREADS {
-            return Err(Error::VPP_IPFIX_ERROR_INVALID_WORKER);
-        }
-        let max_exporters = match max_exporters {
-            0 => DEFAULT_MAX_EXPORTERS,
-            n if n > MAX_EXPORTERS => return Err(Error::VPP_IPFIX_ERROR_INVALID_VALUE),
-            n => n,
-        };
+        let max_exporters = Self::check_sizes(n_threads, max_exporters)?;
         let mut exporters = Vec::new();
         exporters
             .try_reserve_exact(max_exporters as usize)
@@ -62,6 +55,20 @@ impl Instance {
             embedder,
             n_threads,
         })
+    }
+
+    /// Checks the sizes `new` takes (1..=1024 threads, 0..=64 exporters) and returns the
+    /// exporter count to use (0 = VPP's 5), so hosts can refuse bad sizes before they
+    /// create anything.
+    pub fn check_sizes(n_threads: u32, max_exporters: u32) -> Result<u32> {
+        if n_threads == 0 || n_threads > MAX_THREADS {
+            return Err(Error::VPP_IPFIX_ERROR_INVALID_WORKER);
+        }
+        match max_exporters {
+            0 => Ok(DEFAULT_MAX_EXPORTERS),
+            n if n > MAX_EXPORTERS => Err(Error::VPP_IPFIX_ERROR_INVALID_VALUE),
+            n => Ok(n),
+        }
     }
 
     /// Threads that may export (main thread included).
@@ -93,12 +100,6 @@ impl Instance {
         Ok(&self.exporters[index as usize])
     }
 
-    /// Pointer to the C-visible exporter (stable for the instance's life).
-    pub fn exporter_ptr(&mut self, index: u32) -> Result<*mut ipfix_exporter_t> {
-        self.check_exporter(index)?;
-        Ok(&mut self.exporters[index as usize] as *mut ipfix_exporter_t)
-    }
-
     /// The index of an exporter given its C pointer, if it is one of ours and in use.
     pub fn exporter_index_of(&self, exp: *const ipfix_exporter_t) -> Result<u32> {
         let base = self.exporters.as_ptr() as usize;
@@ -127,9 +128,14 @@ impl Instance {
         self.check_exporter(index)?;
         let settings = config.validate()?;
         let i = index as usize;
-        let needed = self.largest_template_len(index, settings.collector.is_ip6());
-        if needed > settings.path_mtu as usize {
+        let is_ip6 = settings.collector.is_ip6();
+        if self.largest_template_len(index, is_ip6) > settings.path_mtu as usize {
             return Err(Error::VPP_IPFIX_ERROR_TEMPLATE_TOO_BIG);
+        }
+        if settings.all_headers_size as usize + self.largest_record_len(index)
+            > settings.path_mtu as usize
+        {
+            return Err(Error::VPP_IPFIX_ERROR_RECORD_TOO_BIG);
         }
         self.flush_exporter(index);
         let resets = settings.resets(&self.exporters[i]);

@@ -194,7 +194,13 @@ impl Instance {
                 };
                 match st.streams.iter().position(|s| s.domain_id == STREAM_FREE) {
                     Some(i) => {
-                        st.streams[i] = fresh;
+                        // VPP reuses a free slot as it is: its template numbering goes
+                        // on where the slot's last stream left it.
+                        let next_template_no = st.streams[i].next_template_no;
+                        st.streams[i] = flow_report_stream_t {
+                            next_template_no,
+                            ..fresh
+                        };
                         i
                     }
                     None => {
@@ -410,6 +416,16 @@ impl Instance {
             .get(s as usize)
             .filter(|s| s.domain_id != STREAM_FREE)
             .ok_or(Error::VPP_IPFIX_ERROR_NO_SUCH_ENTRY)
+    }
+
+    /// The largest fixed record size of an exporter's reports (0 when none).
+    pub(crate) fn largest_record_len(&self, exporter_index: u32) -> usize {
+        self.state[exporter_index as usize]
+            .report_state
+            .iter()
+            .filter_map(|r| wire_ipfix::record_len(&r.fields))
+            .max()
+            .unwrap_or(0)
     }
 
     /// The largest template packet of an exporter's reports for the given family.

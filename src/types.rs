@@ -125,7 +125,8 @@ pub struct flow_report_per_thread_t {
 pub struct flow_report_t {
     /// The template packet (IP + UDP + IPFIX header + template set); NULL until built.
     pub rewrite: *mut u8,
-    /// Template id, 256..65535, unique in its stream.
+    /// Template id, 256..65535, unique in its stream until the stream's ids wrap around
+    /// after 65280 adds (VPP's numbering, kept).
     pub template_id: u16,
     /// Bytes per data record (sum of element sizes); -1 with variable-length elements.
     pub data_record_size: i32,
@@ -156,8 +157,8 @@ pub struct flow_report_t {
 /// VPP's `ipfix_exporter_t`: one collector and how to reach it.
 ///
 /// `reports` and `streams` point at the library's arrays; their lengths come from
-/// `vpp_ipfix_exporter_n_reports` / `vpp_ipfix_exporter_n_streams` (VPP keeps them in a
-/// vector header; the VPP shim provides that view).
+/// `vpp_ipfix_exporter_sizes` (VPP keeps them in a vector header; the VPP shim provides
+/// that view).
 #[repr(C)]
 #[derive(Debug)]
 pub struct ipfix_exporter_t {
@@ -179,7 +180,8 @@ pub struct ipfix_exporter_t {
     pub template_interval: u32,
     /// Non-zero: compute UDP checksums over IPv4 (always done over IPv6).
     pub udp_checksum: u8,
-    /// IP + UDP + IPFIX message header + set header: where the first record goes.
+    /// IP + UDP + IPFIX message header + set header: where the first record goes. 0 until
+    /// the exporter is first configured (as in VPP).
     pub all_headers_size: u32,
 }
 

@@ -279,3 +279,57 @@ fn reconfiguring_the_collector_sends_pending_records_then_resets_streams() {
         "old data to the old collector"
     );
 }
+
+#[test]
+fn a_new_mtu_or_family_that_a_record_would_not_fit_is_refused() {
+    let (_, mut inst) = instance(false);
+    let big = vec![FieldSpec::new(82, 460)];
+    inst.report_add(
+        0,
+        ReportSpec {
+            domain_id: 1,
+            src_port: 1,
+            fields: big,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    // 48 + 460 fits IPv4 at 512; 68 + 460 does not fit IPv6 at 512.
+    let v6 = vpp_ipfix_exporter_config_t {
+        collector: ip_address_t::v6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]),
+        src_address: ip_address_t::v6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]),
+        ..Default::default()
+    };
+    assert_eq!(
+        inst.exporter_set(0, &v6),
+        Err(Error::VPP_IPFIX_ERROR_RECORD_TOO_BIG)
+    );
+    assert!(
+        !inst.exporter(0).unwrap().ipfix_collector.is_ip6(),
+        "unchanged"
+    );
+    assert_eq!(
+        inst.exporter_set(
+            0,
+            &vpp_ipfix_exporter_config_t {
+                path_mtu: 600,
+                ..v6
+            }
+        ),
+        Ok(())
+    );
+}
+
+#[test]
+fn a_refused_pcap_instance_leaves_an_existing_file_alone() {
+    use vpp_ipfix::ffi::instance::vpp_ipfix_main_create_pcap;
+    let path = std::env::temp_dir().join(format!("vpp-ipfix-keep-{}.pcap", std::process::id()));
+    std::fs::write(&path, b"precious").unwrap();
+    let c_path = std::ffi::CString::new(path.display().to_string()).unwrap();
+    let mut main = std::ptr::null_mut();
+    let rc = vpp_ipfix_main_create_pcap(c_path.as_ptr(), 0, 0, &mut main);
+    assert_eq!(rc, Error::VPP_IPFIX_ERROR_INVALID_WORKER.code());
+    assert!(main.is_null());
+    assert_eq!(std::fs::read(&path).unwrap(), b"precious");
+    let _ = std::fs::remove_file(path);
+}

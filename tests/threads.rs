@@ -266,9 +266,15 @@ impl vpp_ipfix::ops::Embedder for StallingClock {
     fn now(&self) -> f64 {
         self.entered
             .store(true, std::sync::atomic::Ordering::SeqCst);
+        // Bounded, so a broken test fails instead of hanging the run.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         let mut stalled = self.stalled.lock().unwrap();
-        while *stalled {
-            stalled = self.cond.wait(stalled).unwrap();
+        while *stalled && std::time::Instant::now() < deadline {
+            stalled = self
+                .cond
+                .wait_timeout(stalled, std::time::Duration::from_millis(50))
+                .unwrap()
+                .0;
         }
         1.0
     }
@@ -304,7 +310,9 @@ fn debug_builds_refuse_configuration_while_a_worker_exports() {
         vpp_ipfix_record_append(main, 0, 0, 1, r.as_ptr(), r.len()),
         0
     );
+    // The append above already read the clock: only a read from now on counts.
     *host.stalled.lock().unwrap() = true;
+    host.entered.store(false, SeqCst);
     let addr = main as usize;
     let worker =
         std::thread::spawn(move || vpp_ipfix_buffer_send(addr as *const vpp_ipfix_main_t, 0, 0, 1));

@@ -88,6 +88,8 @@ pub extern "C" fn vpp_ipfix_buffer_send(
 /// Room for one record of `size` bytes in the thread's packet: the packet is sent first
 /// when the record would pass the path MTU, and a buffer is allocated when needed. The
 /// record counts as written; fill all `size` bytes before the next call on this thread.
+/// When the host refuses the full packet sent first, the call still succeeds (the record
+/// goes in a new packet); the loss shows in the counters (`dropped_*`).
 /// NULL on error with the code in `*error_out` (may be NULL): -1003 when a record of
 /// this size can never fit, -73 for size 0, -1002 when no buffer could be had.
 #[no_mangle]

@@ -22,8 +22,9 @@ pub extern "C" fn vpp_ipfix_exporter_config_init(config: *mut vpp_ipfix_exporter
 
 /// Configures exporter `exporter_index` (0 is VPP's legacy exporter, always there).
 /// VPP's checks: a collector needs a source (-7), of the same family (-97); path MTU
-/// 68..1450 (-7); template interval not 0 (-7); an existing report's template must fit
-/// the MTU (-1004). Changing collector, source or port resets the exporter's streams
+/// 68..1450 (-7); template interval not 0 (-7); and ours: an address family other than
+/// AF_IP4/AF_IP6 (-73); every existing report's template (-1004) and fixed-size record
+/// (-1003) must fit the new MTU and family. Changing collector, source or port resets the exporter's streams
 /// (sequence 0, templates re-sent); packets under construction are sent first with the
 /// old settings. Workers quiesced. On error nothing changes.
 #[no_mangle]
@@ -102,9 +103,11 @@ pub extern "C" fn vpp_ipfix_exporter_lookup(
     }
 }
 
-/// The C-visible exporter `exporter_index`, NULL when it is not in use. The pointer stays
-/// valid for the instance's life; its `reports` and `streams` arrays move when reports
-/// are added or deleted (re-read them after configuration).
+/// The C-visible exporter `exporter_index`, NULL when it is not in use. Any thread may
+/// read it at any time; write its fields only with workers quiesced, and prefer
+/// `vpp_ipfix_exporter_set`, which validates. The pointer stays valid for the instance's
+/// life; its `reports` and `streams` arrays move when reports are added or deleted
+/// (re-read them after configuration).
 #[no_mangle]
 pub extern "C" fn vpp_ipfix_exporter_get(
     main: *mut vpp_ipfix_main_t,
@@ -112,8 +115,10 @@ pub extern "C" fn vpp_ipfix_exporter_get(
 ) -> *mut ipfix_exporter_t {
     ffi_boundary! {
         // SAFETY: NULL or a live instance (contract).
-        match unsafe { instance_mut(main) } {
-            Ok(inst) => inst.exporter_ptr(exporter_index).unwrap_or(std::ptr::null_mut()),
+        match unsafe { instance(main) } {
+            Ok(inst) => inst
+                .exporter(exporter_index)
+                .map_or(std::ptr::null_mut(), |e| e as *const ipfix_exporter_t as *mut _),
             Err(_) => std::ptr::null_mut(),
         }
     }

@@ -177,6 +177,8 @@ pub extern "C" fn vpp_ipfix_main_create_pcap(
         let Ok(path) = unsafe { CStr::from_ptr(path) }.to_str() else {
             return Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT.code();
         };
+        // Refuse bad sizes before the file is created (or an old one truncated).
+        try_code!(Instance::check_sizes(n_threads, max_exporters));
         let Ok(writer) = PcapWriter::create(Path::new(path)) else {
             return Error::VPP_IPFIX_ERROR_INVALID_VALUE.code();
         };

@@ -38,8 +38,11 @@ const MAX_ELEMENTS: u32 = MAX_FIELDS as u32;
 /// codes: -7 when the domain is used with another port or the port with another domain;
 /// -6 to delete an unknown report; -81 to add an existing one (its template id is still
 /// written). On add, writes `a->flow_report_index` and `*template_id` (may be NULL).
-/// Reports without elements need a `rewrite_callback` (the VPP shim builds their
-/// templates). Elements are copied. Workers quiesced.
+/// Checks VPP does not make, on add: an element id above 0x7fff or a size of 0 or above
+/// 65535 (-7); no elements and no `rewrite_callback` (-73: the VPP shim builds templates
+/// of reports without elements); a template that cannot fit the path MTU (-1004, against
+/// 1450 over IPv6 while the exporter is disabled); a fixed-size record that cannot (-1003);
+/// out of memory (-1007). Elements are copied. Workers quiesced.
 #[no_mangle]
 pub extern "C" fn vpp_ipfix_report_add_del(
     main: *mut vpp_ipfix_main_t,

@@ -1,0 +1,576 @@
+/* flowprobe_like.c: exports flow records from several worker threads the way
+   VPP's flowprobe plugin does, into a pcap file, and checks the library's
+   counters against what the workers wrote. */
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "test_host.h"
+
+#define RECORD_A_SIZE 56
+#define RECORD_B_SIZE 21
+#define RECORD_C_SIZE 60
+#define N_REPORTS     3
+
+/* flowprobe's IPv4 L3+L4 record (report A, and the first 13 fields of C). */
+static ipfix_report_element_t elts_a[] = {
+  { 10, 4 },  /* ingressInterface */
+  { 14, 4 },  /* egressInterface */
+  { 61, 1 },  /* flowDirection */
+  { 2, 8 },   /* packetDeltaCount */
+  { 156, 8 }, /* flowStartNanoseconds */
+  { 157, 8 }, /* flowEndNanoseconds */
+  { 8, 4 },   /* sourceIPv4Address */
+  { 12, 4 },  /* destinationIPv4Address */
+  { 4, 1 },   /* protocolIdentifier */
+  { 1, 8 },   /* octetDeltaCount */
+  { 7, 2 },   /* sourceTransportPort */
+  { 11, 2 },  /* destinationTransportPort */
+  { 6, 2 },   /* tcpControlBits */
+};
+#define N_ELTS_A (sizeof (elts_a) / sizeof (elts_a[0]))
+
+static ipfix_report_element_t elts_b[] = {
+  { 10, 4 }, /* ingressInterface */
+  { 14, 4 }, /* egressInterface */
+  { 8, 4 },  /* sourceIPv4Address */
+  { 1, 8 },  /* octetDeltaCount */
+  { 4, 1 },  /* protocolIdentifier */
+};
+#define N_ELTS_B (sizeof (elts_b) / sizeof (elts_b[0]))
+
+/* C's enterprise-specific field. */
+#define C_ENTERPRISE_ELEMENT 1
+#define C_ENTERPRISE_NUMBER  6871
+
+typedef struct
+{
+  /* Settings. */
+  uint32_t n_threads;
+  uint32_t n_records;
+  int ipv6;
+  uint32_t mtu;
+  int udp_checksum;
+  const char *pcap;
+
+  /* The library and what the workers use. */
+  vpp_ipfix_main_t *main;
+  uint32_t report_index[N_REPORTS];
+  uint16_t template_id[N_REPORTS];
+  const flow_report_t *report_a;
+  uint32_t path_mtu;
+} run_t;
+
+typedef struct
+{
+  run_t *run;
+  uint32_t thread_index;
+  uint64_t records[N_REPORTS]; /* written */
+  int error;		       /* the first non-zero return */
+  const char *error_call;
+  uint64_t n_errors;
+} worker_t;
+
+static const char *report_names[N_REPORTS] = { "A", "B", "C" };
+static const uint32_t report_domains[N_REPORTS] = { 1, 1, 2 };
+static const uint16_t report_ports[N_REPORTS] = { 30001, 30001, 30002 };
+static const uint32_t report_sizes[N_REPORTS] = { RECORD_A_SIZE, RECORD_B_SIZE,
+						  RECORD_C_SIZE };
+
+static void
+usage (void)
+{
+  fprintf (stderr, "usage: flowprobe_like [--threads N] [--records M] "
+		   "[--collector ipv4|ipv6] [--mtu X] [--udp-checksum] "
+		   "--pcap PATH\n");
+  exit (2);
+}
+
+static uint32_t
+parse_u32 (const char *option, const char *text, uint32_t min, uint32_t max)
+{
+  char *end;
+  unsigned long v;
+
+  if (!text)
+    usage ();
+  errno = 0;
+  v = strtoul (text, &end, 10);
+  if (errno || end == text || *end || text[0] == '-' || v < min || v > max)
+    {
+      fprintf (stderr, "flowprobe_like: %s wants a number in %u..%u, not %s\n",
+	       option, min, max, text);
+      exit (2);
+    }
+  return (uint32_t) v;
+}
+
+static void
+parse_args (run_t *run, int argc, char **argv)
+{
+  int i;
+
+  run->n_threads = 2;
+  run->n_records = 100000;
+  run->ipv6 = 0;
+  run->mtu = 1450;
+  run->udp_checksum = 0;
+  run->pcap = NULL;
+  for (i = 1; i < argc; i++)
+    {
+      const char *a = argv[i];
+      const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+      if (strcmp (a, "--threads") == 0)
+	run->n_threads = parse_u32 (a, v, 1, 1023), i++;
+      else if (strcmp (a, "--records") == 0)
+	run->n_records = parse_u32 (a, v, 0, UINT32_MAX), i++;
+      else if (strcmp (a, "--mtu") == 0)
+	run->mtu = parse_u32 (a, v, 0, UINT32_MAX), i++;
+      else if (strcmp (a, "--udp-checksum") == 0)
+	run->udp_checksum = 1;
+      else if (strcmp (a, "--collector") == 0 && v)
+	{
+	  if (strcmp (v, "ipv4") == 0)
+	    run->ipv6 = 0;
+	  else if (strcmp (v, "ipv6") == 0)
+	    run->ipv6 = 1;
+	  else
+	    usage ();
+	  i++;
+	}
+      else if (strcmp (a, "--pcap") == 0 && v)
+	run->pcap = argv[++i];
+      else
+	usage ();
+    }
+  if (!run->pcap)
+    usage ();
+}
+
+/* Record A (and the first 56 bytes of C) of worker t's record i. */
+static void
+encode_a (uint8_t *p, uint32_t t, uint32_t i)
+{
+  uint64_t start = 1700000000000000000ull + i;
+
+  test_put_u32 (p + 0, t);
+  test_put_u32 (p + 4, i);
+  p[8] = (uint8_t) (i & 1);
+  test_put_u64 (p + 9, (uint64_t) i + 1);
+  test_put_u64 (p + 17, start);
+  test_put_u64 (p + 25, start + 1000);
+  test_put_u32 (p + 33,
+		(10u << 24) | ((t & 255) << 16) | (i & 0xff00) | (i & 255));
+  test_put_u32 (p + 37, (192u << 24) | (2u << 8) | (i % 251));
+  p[41] = (i & 1) ? 17 : 6;
+  test_put_u64 (p + 42, 64 * ((uint64_t) i + 1));
+  test_put_u16 (p + 50, (uint16_t) (1024 + i % 50000));
+  test_put_u16 (p + 52, 443);
+  test_put_u16 (p + 54, (uint16_t) (i & 0x3f));
+}
+
+static void
+encode_b (uint8_t *p, uint32_t t, uint32_t i)
+{
+  test_put_u32 (p + 0, t);
+  test_put_u32 (p + 4, i);
+  test_put_u32 (p + 8,
+		(10u << 24) | ((t & 255) << 16) | (i & 0xff00) | (i & 255));
+  test_put_u64 (p + 12, 64 * ((uint64_t) i + 1));
+  p[20] = 17;
+}
+
+static void
+encode_c (uint8_t *p, uint32_t t, uint32_t i)
+{
+  encode_a (p, t, i);
+  test_put_u32 (p + 56, t * 1000000u + i);
+}
+
+static void
+worker_fail (worker_t *w, const char *call, int rv)
+{
+  if (!w->error)
+    {
+      w->error = rv;
+      w->error_call = call;
+    }
+  w->n_errors++;
+}
+
+/* Report A, as flowprobe writes: straight into the packet at
+   next_data_offset, sending when the next record would pass the MTU. */
+static void
+export_a (worker_t *w, uint32_t i)
+{
+  run_t *run = w->run;
+  uint32_t t = w->thread_index;
+  flow_report_per_thread_t *ptd = &run->report_a->per_thread_data[t];
+  int32_t err = 0;
+  int rv;
+
+  if (!vpp_ipfix_buffer_get (run->main, 0, run->report_index[0], t, &err))
+    {
+      worker_fail (w, "vpp_ipfix_buffer_get", err);
+      return;
+    }
+  encode_a (ptd->packet.data + ptd->next_data_offset, t, i);
+  ptd->next_data_offset += RECORD_A_SIZE;
+  ptd->n_data_records++;
+  w->records[0]++;
+  if ((uint32_t) ptd->next_data_offset + RECORD_A_SIZE > run->path_mtu)
+    {
+      rv = vpp_ipfix_buffer_send (run->main, 0, run->report_index[0], t);
+      if (rv)
+	worker_fail (w, "vpp_ipfix_buffer_send", rv);
+    }
+}
+
+static void
+export_b (worker_t *w, uint32_t i)
+{
+  uint8_t rec[RECORD_B_SIZE];
+  int rv;
+
+  encode_b (rec, w->thread_index, i);
+  rv = vpp_ipfix_record_append (w->run->main, 0, w->run->report_index[1],
+				w->thread_index, rec, sizeof (rec));
+  if (rv)
+    worker_fail (w, "vpp_ipfix_record_append", rv);
+  else
+    w->records[1]++;
+}
+
+static void
+export_c (worker_t *w, uint32_t i)
+{
+  int32_t err = 0;
+  uint8_t *p;
+
+  p = vpp_ipfix_record_reserve (w->run->main, 0, w->run->report_index[2],
+				w->thread_index, RECORD_C_SIZE, &err);
+  if (!p)
+    {
+      worker_fail (w, "vpp_ipfix_record_reserve", err);
+      return;
+    }
+  encode_c (p, w->thread_index, i);
+  w->records[2]++;
+}
+
+static void *
+worker_main (void *arg)
+{
+  worker_t *w = arg;
+  uint32_t i, r;
+  int rv;
+
+  for (i = 0; i < w->run->n_records; i++)
+    {
+      switch (i % 3)
+	{
+	case 0:
+	  export_a (w, i);
+	  break;
+	case 1:
+	  export_b (w, i);
+	  break;
+	default:
+	  export_c (w, i);
+	  break;
+	}
+    }
+  /* The partial packets leave from their own thread. */
+  for (r = 0; r < N_REPORTS; r++)
+    {
+      rv = vpp_ipfix_buffer_send (w->run->main, 0, w->run->report_index[r],
+				  w->thread_index);
+      if (rv)
+	worker_fail (w, "vpp_ipfix_buffer_send", rv);
+    }
+  return NULL;
+}
+
+static int
+fail (const char *call, int rv)
+{
+  fprintf (stderr, "flowprobe_like: %s: %s (%d)\n", call,
+	   vpp_ipfix_strerror (rv), rv);
+  return 1;
+}
+
+/* Configures exporter 0 and adds reports A, B and C. 0 when done. */
+static int
+configure (run_t *run)
+{
+  vpp_ipfix_exporter_config_t c;
+  vnet_flow_report_add_del_args_t a;
+  vpp_ipfix_field_t fields_c[N_ELTS_A + 1];
+  vpp_ipfix_report_config_t rc;
+  const ipfix_exporter_t *exp;
+  uint32_t k, sent = 0;
+  int rv;
+
+  vpp_ipfix_exporter_config_init (&c);
+  if (run->ipv6)
+    {
+      c.collector = test_ip6 ("::1");
+      c.src_address = test_ip6 ("fd00::2");
+    }
+  else
+    {
+      c.collector = test_ip4 (127, 0, 0, 1);
+      c.src_address = test_ip4 (127, 0, 0, 2);
+    }
+  c.path_mtu = run->mtu;
+  c.udp_checksum = (uint8_t) run->udp_checksum;
+  rv = vpp_ipfix_exporter_set (run->main, 0, &c);
+  if (rv)
+    return fail ("vpp_ipfix_exporter_set", rv);
+
+  memset (&a, 0, sizeof (a));
+  a.is_add = 1;
+  a.domain_id = report_domains[0];
+  a.src_port = report_ports[0];
+  a.opaque.as_uword = 1;
+  a.report_elements = elts_a;
+  a.n_report_elements = N_ELTS_A;
+  rv = vpp_ipfix_report_add_del (run->main, 0, &a, &run->template_id[0]);
+  if (rv)
+    return fail ("vpp_ipfix_report_add_del (A)", rv);
+  run->report_index[0] = a.flow_report_index;
+
+  a.domain_id = report_domains[1];
+  a.src_port = report_ports[1];
+  a.opaque.as_uword = 2;
+  a.report_elements = elts_b;
+  a.n_report_elements = N_ELTS_B;
+  rv = vpp_ipfix_report_add_del (run->main, 0, &a, &run->template_id[1]);
+  if (rv)
+    return fail ("vpp_ipfix_report_add_del (B)", rv);
+  run->report_index[1] = a.flow_report_index;
+
+  for (k = 0; k < N_ELTS_A; k++)
+    {
+      fields_c[k].element_id = (uint16_t) elts_a[k].info_element;
+      fields_c[k].length = (uint16_t) elts_a[k].size;
+      fields_c[k].enterprise_number = 0;
+    }
+  fields_c[N_ELTS_A].element_id = C_ENTERPRISE_ELEMENT;
+  fields_c[N_ELTS_A].length = 4;
+  fields_c[N_ELTS_A].enterprise_number = C_ENTERPRISE_NUMBER;
+  memset (&rc, 0, sizeof (rc));
+  rc.domain_id = report_domains[2];
+  rc.src_port = report_ports[2];
+  rc.fields = fields_c;
+  rc.n_fields = N_ELTS_A + 1;
+  rc.opaque.as_uword = 3;
+  rv = vpp_ipfix_report_add (run->main, 0, &rc, &run->report_index[2],
+			     &run->template_id[2]);
+  if (rv)
+    return fail ("vpp_ipfix_report_add (C)", rv);
+
+  rv = vpp_ipfix_templates_send_due (run->main, &sent, NULL);
+  if (rv)
+    return fail ("vpp_ipfix_templates_send_due", rv);
+  if (sent != N_REPORTS)
+    {
+      fprintf (stderr, "flowprobe_like: %u templates sent, expected %u\n", sent,
+	       N_REPORTS);
+      return 1;
+    }
+
+  /* What the workers read, fetched while nothing runs. */
+  run->report_a = vpp_ipfix_report_get (run->main, 0, run->report_index[0]);
+  exp = vpp_ipfix_exporter_get (run->main, 0);
+  if (!run->report_a || !exp)
+    {
+      fprintf (stderr, "flowprobe_like: report A or exporter 0 not found\n");
+      return 1;
+    }
+  run->path_mtu = exp->path_mtu;
+  return 0;
+}
+
+static double
+seconds_now (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (double) ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Records of report r one worker writes: i in 0..n-1 with i % 3 == r. */
+static uint64_t
+records_per_worker (uint32_t n, uint32_t r)
+{
+  return n > r ? (n - r + 2) / 3 : 0;
+}
+
+/* Packets one worker sends for `records` records of `size` bytes. */
+static uint64_t
+packets_per_worker (uint64_t records, uint32_t size, uint32_t headers,
+		    uint32_t mtu)
+{
+  uint64_t per_packet = mtu > headers ? (mtu - headers) / size : 0;
+  return per_packet ? (records + per_packet - 1) / per_packet : 0;
+}
+
+static int
+check_equal (const char *what, uint64_t got, uint64_t expected)
+{
+  if (got == expected)
+    return 0;
+  fprintf (stderr, "flowprobe_like: %s is %llu, expected %llu\n", what,
+	   (unsigned long long) got, (unsigned long long) expected);
+  return 1;
+}
+
+int
+main (int argc, char **argv)
+{
+  run_t run;
+  worker_t *workers;
+  pthread_t *threads;
+  vpp_ipfix_counters_t rc[N_REPORTS], ec;
+  uint64_t written[N_REPORTS] = { 0 };
+  uint64_t packets = 0, bytes = 0, records = 0;
+  uint32_t headers, t, r;
+  double start, seconds;
+  int rv, bad = 0;
+
+  memset (&run, 0, sizeof (run));
+  parse_args (&run, argc, argv);
+  printf ("flowprobe_like: threads=%u records_per_thread=%u collector=%s "
+	  "mtu=%u udp_checksum=%d pcap=%s\n",
+	  run.n_threads, run.n_records, run.ipv6 ? "ipv6" : "ipv4", run.mtu,
+	  run.udp_checksum, run.pcap);
+  fflush (stdout);
+
+  rv = vpp_ipfix_main_create_pcap (run.pcap, run.n_threads + 1, 0, &run.main);
+  if (rv)
+    return fail ("vpp_ipfix_main_create_pcap", rv);
+  if (configure (&run))
+    {
+      vpp_ipfix_main_destroy (run.main);
+      return 1;
+    }
+
+  workers = calloc (run.n_threads, sizeof (*workers));
+  threads = calloc (run.n_threads, sizeof (*threads));
+  if (!workers || !threads)
+    {
+      fprintf (stderr, "flowprobe_like: out of memory\n");
+      vpp_ipfix_main_destroy (run.main);
+      return 1;
+    }
+  start = seconds_now ();
+  for (t = 0; t < run.n_threads; t++)
+    {
+      workers[t].run = &run;
+      workers[t].thread_index = t + 1; /* 0 is the main thread */
+      rv = pthread_create (&threads[t], NULL, worker_main, &workers[t]);
+      if (rv)
+	{
+	  fprintf (stderr, "flowprobe_like: pthread_create: %s\n",
+		   strerror (rv));
+	  exit (1);
+	}
+    }
+  for (t = 0; t < run.n_threads; t++)
+    pthread_join (threads[t], NULL);
+  seconds = seconds_now () - start;
+
+  for (t = 0; t < run.n_threads; t++)
+    {
+      worker_t *w = &workers[t];
+      for (r = 0; r < N_REPORTS; r++)
+	written[r] += w->records[r];
+      if (w->error)
+	{
+	  fprintf (
+	    stderr, "flowprobe_like: thread %u: %s: %s (%d), %llu errors\n",
+	    w->thread_index, w->error_call, vpp_ipfix_strerror (w->error),
+	    w->error, (unsigned long long) w->n_errors);
+	  bad = 1;
+	}
+    }
+
+  rv = vpp_ipfix_flush (run.main);
+  if (rv)
+    bad |= fail ("vpp_ipfix_flush", rv);
+  for (r = 0; r < N_REPORTS; r++)
+    {
+      rv = vpp_ipfix_report_counters (run.main, 0, run.report_index[r], &rc[r]);
+      if (rv)
+	{
+	  bad |= fail ("vpp_ipfix_report_counters", rv);
+	  memset (&rc[r], 0, sizeof (rc[r]));
+	}
+      printf ("report name=%s domain=%u src_port=%u template=%u records=%llu "
+	      "packets=%llu bytes=%llu\n",
+	      report_names[r], report_domains[r], report_ports[r],
+	      run.template_id[r], (unsigned long long) rc[r].data_records,
+	      (unsigned long long) rc[r].packets,
+	      (unsigned long long) rc[r].bytes);
+    }
+  rv = vpp_ipfix_exporter_counters (run.main, 0, &ec);
+  if (rv)
+    {
+      bad |= fail ("vpp_ipfix_exporter_counters", rv);
+      memset (&ec, 0, sizeof (ec));
+    }
+  printf ("sent: records=%llu packets=%llu templates=%llu bytes=%llu "
+	  "alloc_failures=%llu dropped_packets=%llu dropped_records=%llu "
+	  "seconds=%.3f records_per_second=%.0f\n",
+	  (unsigned long long) ec.data_records, (unsigned long long) ec.packets,
+	  (unsigned long long) ec.templates, (unsigned long long) ec.bytes,
+	  (unsigned long long) ec.alloc_failures,
+	  (unsigned long long) ec.dropped_packets,
+	  (unsigned long long) ec.dropped_records, seconds,
+	  seconds > 0 ? ec.data_records / seconds : 0.0);
+  fflush (stdout);
+
+  /* The counters must say what the workers wrote, packed to the MTU. */
+  headers = run.ipv6 ? 68 : 48;
+  for (r = 0; r < N_REPORTS; r++)
+    {
+      char what[64];
+      uint64_t expect = run.n_threads * records_per_worker (run.n_records, r);
+      uint64_t expect_packets =
+	run.n_threads *
+	packets_per_worker (records_per_worker (run.n_records, r),
+			    report_sizes[r], headers, run.path_mtu);
+      snprintf (what, sizeof (what), "report %s records", report_names[r]);
+      bad |= check_equal (what, rc[r].data_records, expect);
+      bad |= check_equal (what, written[r], expect);
+      snprintf (what, sizeof (what), "report %s packets", report_names[r]);
+      bad |= check_equal (what, rc[r].packets, expect_packets);
+      snprintf (what, sizeof (what), "report %s bytes", report_names[r]);
+      bad |= check_equal (what, rc[r].bytes,
+			  rc[r].packets * headers + expect * report_sizes[r]);
+      snprintf (what, sizeof (what), "report %s templates", report_names[r]);
+      bad |= check_equal (what, rc[r].templates, 1);
+      records += rc[r].data_records;
+      packets += rc[r].packets;
+      bytes += rc[r].bytes;
+    }
+  bad |= check_equal ("exporter records", ec.data_records, records);
+  bad |= check_equal ("exporter packets", ec.packets, packets);
+  bad |= check_equal ("exporter bytes", ec.bytes, bytes);
+  bad |= check_equal ("exporter templates", ec.templates, N_REPORTS);
+  bad |= check_equal ("alloc_failures", ec.alloc_failures, 0);
+  bad |= check_equal ("dropped_packets", ec.dropped_packets, 0);
+  bad |= check_equal ("dropped_records", ec.dropped_records, 0);
+
+  vpp_ipfix_main_destroy (run.main);
+  free (workers);
+  free (threads);
+  return bad ? 1 : 0;
+}
