@@ -23,6 +23,32 @@ fn lib_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// `cargo test` builds the crate as an rlib only: build libvpp_ipfix.so from the current
+/// sources too, in this test run's profile, so the harness never links a stale one.
+fn build_shared_library() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let mut cargo = Command::new(option_env!("CARGO").unwrap_or("cargo"));
+        cargo
+            .args(["build", "--lib", "--manifest-path"])
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
+        if lib_dir().ends_with("release") {
+            cargo.arg("--release");
+        }
+        let result = cargo.output().expect("cargo runs");
+        assert!(
+            result.status.success(),
+            "building libvpp_ipfix.so failed:\n{}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+        assert!(
+            lib_dir().join("libvpp_ipfix.so").exists(),
+            "no .so in {}",
+            lib_dir().display()
+        );
+    });
+}
+
 /// Builds the harness once per variant (plain, sanitized) with ffi-tests/Makefile.
 fn harness_dir(sanitize: bool) -> PathBuf {
     static PLAIN: OnceLock<PathBuf> = OnceLock::new();
@@ -31,6 +57,7 @@ fn harness_dir(sanitize: bool) -> PathBuf {
     let cell = if sanitize { &ASAN } else { &PLAIN };
     cell.get_or_init(|| {
         let _one_make_at_a_time = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+        build_shared_library();
         let out = lib_dir().join(if sanitize {
             "ffi-tests-asan"
         } else {
