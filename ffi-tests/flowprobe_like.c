@@ -156,14 +156,17 @@ parse_args (run_t *run, int argc, char **argv)
 static void
 encode_a (uint8_t *p, uint32_t t, uint32_t i)
 {
-  uint64_t start = 1700000000000000000ull + i;
+  /* dateTimeNanoseconds is NTP format (RFC 7011 section 6.1.10): seconds since
+     1900 in the high 32 bits, a fraction of a second in the low 32. Start at
+     Unix time 1700000000 plus i fraction units; end one second later. */
+  uint64_t start = ((1700000000ull + 2208988800ull) << 32) + i;
 
   test_put_u32 (p + 0, t);
   test_put_u32 (p + 4, i);
   p[8] = (uint8_t) (i & 1);
   test_put_u64 (p + 9, (uint64_t) i + 1);
   test_put_u64 (p + 17, start);
-  test_put_u64 (p + 25, start + 1000);
+  test_put_u64 (p + 25, start + (1ull << 32));
   test_put_u32 (p + 33,
 		(10u << 24) | ((t & 255) << 16) | (i & 0xff00) | (i & 255));
   test_put_u32 (p + 37, (192u << 24) | (2u << 8) | (i % 251));

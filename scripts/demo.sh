@@ -31,5 +31,5 @@ bad=$(tshark -n -r "$pcap" -d udp.port==4739,cflow \
 echo "malformed or erroneous packets according to tshark: $bad"
 echo
 echo "first data packet, as tshark dissects it:"
-tshark -n -r "$pcap" -d udp.port==4739,cflow -Y 'cflow.flowset_id >= 256' -c 1 -O cflow 2>/dev/null |
-  sed -n '/^IPFIX\|^Cisco NetFlow/,$p' | head -40
+{ tshark -n -r "$pcap" -d udp.port==4739,cflow -Y 'cflow.flowset_id >= 256' -O cflow 2>/dev/null || true; } |
+  awk '/^Cisco NetFlow/ { p = 1 } /^ +Flow 2$/ { exit } p && !/^ +\.\.\.\./'

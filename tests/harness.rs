@@ -168,14 +168,15 @@ fn expected_values(name: &str, t: u32, i: u32) -> Vec<u64> {
     let i64_ = u64::from(i);
     let src = u64::from(u32::from_be_bytes([10, t as u8, (i >> 8) as u8, i as u8]));
     let dst = u64::from(u32::from_be_bytes([192, 0, 2, (i % 251) as u8]));
-    let start = 1_700_000_000_000_000_000u64 + i64_;
+    // NTP format: seconds since 1900 above, fraction below; the end one second later.
+    let start = ((1_700_000_000u64 + 2_208_988_800) << 32) + i64_;
     let l3l4 = vec![
         u64::from(t),
         i64_,
         i64_ & 1,
         i64_ + 1,
         start,
-        start + 1000,
+        start + (1 << 32),
         src,
         dst,
         if i.is_multiple_of(2) { 6 } else { 17 },
