@@ -44,7 +44,7 @@ impl Instance {
         Ok(DataPath {
             exp: &self.exporters[exporter_index as usize],
             report,
-            stream: &st.streams[report.stream_index as usize],
+            stream: stream_of(&st.streams, report)?,
             counters: &st.report_state[r as usize].thread_counters[thread_index as usize],
             embedder: self.embedder.as_ref(),
             exporter_index,
@@ -71,7 +71,7 @@ impl Instance {
         let dp = DataPath {
             exp: &self.exporters[exporter_index as usize],
             report,
-            stream: &st.streams[report.stream_index as usize],
+            stream: stream_of(&st.streams, report)?,
             counters: &rs.thread_counters[thread_index as usize],
             embedder: self.embedder.as_ref(),
             exporter_index,
@@ -128,6 +128,16 @@ impl Instance {
             }
         }
     }
+}
+
+/// A report's stream. C may write `stream_index`; a bad one is an error, not a panic.
+fn stream_of<'a>(
+    streams: &'a [flow_report_stream_t],
+    report: &flow_report_t,
+) -> Result<&'a flow_report_stream_t> {
+    streams
+        .get(report.stream_index as usize)
+        .ok_or(Error::VPP_IPFIX_ERROR_INVALID_VALUE)
 }
 
 /// Frees a per-thread buffer without sending it; returns the records it held.

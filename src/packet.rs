@@ -35,7 +35,7 @@ pub fn finish(pkt: &mut [u8], exp: &ipfix_exporter_t, m: &MessageFields) {
     let is_ip6 = exp.ipfix_collector.is_ip6();
     let total = pkt.len();
     let ip_len = ip_header_len(is_ip6);
-    let udp_len = total - ip_len;
+    let udp_len = total.saturating_sub(ip_len);
     let Some((ip_hdr, udp_part)) = pkt.split_at_mut_checked(ip_len) else {
         return;
     };

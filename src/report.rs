@@ -308,10 +308,11 @@ impl Instance {
         let fr = st.reports.remove(r);
         let rs = st.report_state.remove(r);
         st.retired.add(&rs.counters());
-        let s = &mut st.streams[fr.stream_index as usize];
-        s.n_reports -= 1;
-        if s.n_reports == 0 {
-            s.domain_id = STREAM_FREE;
+        if let Some(s) = st.streams.get_mut(fr.stream_index as usize) {
+            s.n_reports = s.n_reports.saturating_sub(1);
+            if s.n_reports == 0 {
+                s.domain_id = STREAM_FREE;
+            }
         }
         self.publish(exporter_index);
     }

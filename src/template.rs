@@ -134,7 +134,10 @@ impl Instance {
         let st = &mut self.state[e];
         let fr = &mut st.reports[r as usize];
         let rs = &mut st.report_state[r as usize];
-        let stream = &st.streams[fr.stream_index as usize];
+        let stream = st
+            .streams
+            .get(fr.stream_index as usize)
+            .ok_or(Error::VPP_IPFIX_ERROR_INVALID_VALUE)?;
         if rs.fields.is_empty() {
             // Built by the owner's rewrite callback (VPP shim), not from elements.
             return Err(Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT);
