@@ -485,11 +485,13 @@ typedef struct vpp_ipfix_counters_t {
 } vpp_ipfix_counters_t;
 
 /*
- A finished packet on its way out (C: `vpp_ipfix_packet_info_t`).
+ A finished packet on its way out (C: `vpp_ipfix_packet_info_t`): what a host needs to
+ route it, or to send it from a socket of its own.
  */
 typedef struct vpp_ipfix_packet_info_t {
   /*
-   Total length from the start of the IP header.
+   Bytes of the packet in the buffer: from the IP header, or from the IPFIX message
+   header when the host writes IP and UDP itself.
    */
   uint32_t length;
   /*
@@ -500,6 +502,30 @@ typedef struct vpp_ipfix_packet_info_t {
    The exporter it belongs to.
    */
   uint32_t exporter_index;
+  /*
+   Data records in the packet (0 for a template packet).
+   */
+  uint32_t records;
+  /*
+   The stream's observation domain.
+   */
+  uint32_t domain_id;
+  /*
+   UDP source port: the stream's.
+   */
+  uint16_t src_port;
+  /*
+   UDP destination port: the collector's.
+   */
+  uint16_t dst_port;
+  /*
+   The exporter's source address.
+   */
+  ip_address_t src_address;
+  /*
+   The collector's address.
+   */
+  ip_address_t dst_address;
   /*
    IPv6 (else IPv4): which lookup the packet goes to.
    */

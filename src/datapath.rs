@@ -9,8 +9,8 @@ use crate::counters::ThreadCounters;
 use crate::error::{Error, Result};
 use crate::exporter;
 use crate::instance::Instance;
-use crate::ops::{BufferHandle, Embedder, PacketInfo};
-use crate::packet::{self, MessageFields};
+use crate::ops::{BufferHandle, Embedder};
+use crate::packet::{self, Framing, MessageFields};
 use crate::types::{
     flow_report_per_thread_t, flow_report_stream_t, flow_report_t, ipfix_exporter_t,
 };
@@ -23,6 +23,7 @@ pub struct DataPath<'a> {
     pub stream: &'a flow_report_stream_t,
     pub counters: &'a ThreadCounters,
     pub embedder: &'a dyn Embedder,
+    pub framing: Framing,
     pub exporter_index: u32,
     pub thread_index: u32,
 }
@@ -47,6 +48,7 @@ impl Instance {
             stream: stream_of(&st.streams, report)?,
             counters: &st.report_state[r as usize].thread_counters[thread_index as usize],
             embedder: self.embedder.as_ref(),
+            framing: self.framing(exporter_index),
             exporter_index,
             thread_index,
         })
@@ -65,6 +67,7 @@ impl Instance {
         if thread_index >= self.n_threads {
             return Err(Error::VPP_IPFIX_ERROR_INVALID_WORKER);
         }
+        let framing = self.framing(exporter_index);
         let st = &mut self.state[exporter_index as usize];
         let report = &st.reports[r as usize];
         let rs = &mut st.report_state[r as usize];
@@ -74,6 +77,7 @@ impl Instance {
             stream: stream_of(&st.streams, report)?,
             counters: &rs.thread_counters[thread_index as usize],
             embedder: self.embedder.as_ref(),
+            framing,
             exporter_index,
             thread_index,
         };
@@ -87,6 +91,7 @@ impl Instance {
             let _ = self.with_worker(exporter_index, r, t, |dp, ptd| {
                 let _ = dp.send_buffer(ptd);
                 discard(dp.embedder, t, ptd);
+                dp.embedder.flush(t);
             });
         }
     }
@@ -116,6 +121,9 @@ impl Instance {
                     sent += u32::from(matches!(went, Ok(Ok(true))));
                 }
             }
+        }
+        for t in 0..self.n_threads {
+            self.embedder.flush(t);
         }
         sent
     }
@@ -192,7 +200,7 @@ impl DataPath<'_> {
         }
         ptd.buffer = handle.0 as *mut c_void;
         ptd.packet = buf;
-        ptd.next_data_offset = self.exp.all_headers_size as u16;
+        ptd.next_data_offset = self.framing.all_headers_size() as u16;
         ptd.n_data_records = 0;
         // A buffer is taken when the first record needs it: its age is the oldest
         // record's, whichever way the caller writes records.
@@ -209,21 +217,21 @@ impl DataPath<'_> {
         ptd: &'p mut flow_report_per_thread_t,
         size: u16,
     ) -> Result<&'p mut [u8]> {
-        let mtu = self.exp.path_mtu as usize;
+        let limit = self.framing.max_len(self.exp.path_mtu);
         let size = usize::from(size);
         if size == 0 {
             return Err(Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT);
         }
-        if self.exp.all_headers_size as usize + size > mtu {
+        if self.framing.all_headers_size() + size > limit {
             return Err(Error::VPP_IPFIX_ERROR_RECORD_TOO_BIG);
         }
-        if !ptd.packet.is_empty() && usize::from(ptd.next_data_offset) + size > mtu {
+        if !ptd.packet.is_empty() && usize::from(ptd.next_data_offset) + size > limit {
             // A refused packet is counted as dropped; the record still goes in a new one.
             let _ = self.send_buffer(ptd);
         }
         self.get_buffer(ptd)?;
         let at = usize::from(ptd.next_data_offset);
-        if at + size > mtu || ptd.n_data_records == u16::MAX {
+        if at + size > limit || ptd.n_data_records == u16::MAX {
             // The caller moved the offset past the MTU by hand: not a packet we can send.
             self.drop_packet(ptd);
             return Err(Error::VPP_IPFIX_ERROR_INVALID_VALUE);
@@ -252,11 +260,10 @@ impl DataPath<'_> {
     /// still advance the sequence number, so the collector sees the loss (RFC 7011 §3.1).
     pub fn send_buffer(&self, ptd: &mut flow_report_per_thread_t) -> Result<()> {
         let len = usize::from(ptd.next_data_offset);
-        let headers = self.exp.all_headers_size as usize;
-        if ptd.packet.is_empty() || len <= headers {
+        if ptd.packet.is_empty() || len <= self.framing.all_headers_size() {
             return Ok(());
         }
-        if len > self.exp.path_mtu as usize || len > ptd.packet.capacity() as usize {
+        if len > self.framing.max_len(self.exp.path_mtu) || len > ptd.packet.capacity() as usize {
             self.drop_packet(ptd);
             return Err(Error::VPP_IPFIX_ERROR_INVALID_VALUE);
         }
@@ -272,17 +279,16 @@ impl DataPath<'_> {
             sequence_number,
             data_set_id: Some(self.report.template_id),
         };
-        packet::finish(&mut ptd.packet.bytes_mut()[..len], self.exp, &fields);
+        packet::finish(
+            &mut ptd.packet.bytes_mut()[..len],
+            self.exp,
+            self.framing,
+            &fields,
+        );
         let handle = BufferHandle(ptd.buffer as usize);
         let buf = std::mem::take(&mut ptd.packet);
         clear(ptd);
-        let info = PacketInfo {
-            length: len as u32,
-            is_ip6: self.exp.ipfix_collector.is_ip6(),
-            fib_index: self.exp.fib_index,
-            exporter_index: self.exporter_index,
-            is_template: false,
-        };
+        let info = packet::info(self.exp, self.exporter_index, &fields, len, records);
         match self.embedder.enqueue(self.thread_index, handle, buf, &info) {
             Ok(()) => {
                 self.counters.sent(u64::from(records), len as u64);
@@ -305,7 +311,7 @@ impl DataPath<'_> {
         max_age: f64,
     ) -> Result<bool> {
         if ptd.packet.is_empty()
-            || usize::from(ptd.next_data_offset) <= self.exp.all_headers_size as usize
+            || usize::from(ptd.next_data_offset) <= self.framing.all_headers_size()
             || now - ptd.first_record_time < max_age
         {
             return Ok(false);

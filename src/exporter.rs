@@ -4,8 +4,8 @@
 #![allow(non_camel_case_types)]
 
 use crate::error::{Error, Result};
+use crate::packet::Framing;
 use crate::types::{ip_address_t, ipfix_exporter_t, AF_IP4, AF_IP6};
-use crate::wire::{ip, ipfix};
 
 /// IPFIX's UDP port (RFC 7011 §10.1).
 pub const DEFAULT_COLLECTOR_PORT: u16 = 4739;
@@ -90,19 +90,11 @@ pub struct ValidSettings {
     pub all_headers_size: u32,
 }
 
-/// Bytes before the first record of a data packet: IP + UDP + message header + set header.
-pub fn all_headers_size(is_ip6: bool) -> u32 {
-    let ip_len = if is_ip6 {
-        ip::IPV6_HEADER_LEN
-    } else {
-        ip::IPV4_HEADER_LEN
-    };
-    (ip_len + ip::UDP_HEADER_LEN + ipfix::MESSAGE_HEADER_LEN + ipfix::SET_HEADER_LEN) as u32
-}
-
 impl vpp_ipfix_exporter_config_t {
-    /// VPP's checks, in VPP's order, with its error numbers.
-    pub fn validate(&self) -> Result<ValidSettings> {
+    /// VPP's checks, in VPP's order, with its error numbers. `host_writes_ip_udp`: the
+    /// host adds IP and UDP itself (a socket), so records start right after the IPFIX
+    /// headers.
+    pub fn validate(&self, host_writes_ip_udp: bool) -> Result<ValidSettings> {
         for a in [&self.collector, &self.src_address] {
             if a.version != AF_IP4 && a.version != AF_IP6 {
                 return Err(Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT);
@@ -140,7 +132,11 @@ impl vpp_ipfix_exporter_config_t {
             path_mtu,
             template_interval,
             udp_checksum: u8::from(self.udp_checksum != 0),
-            all_headers_size: all_headers_size(self.collector.is_ip6()),
+            all_headers_size: Framing {
+                is_ip6: self.collector.is_ip6(),
+                host_writes_ip_udp,
+            }
+            .all_headers_size() as u32,
         })
     }
 }
@@ -196,7 +192,7 @@ mod tests {
             template_interval: u32::MAX,
             ..config()
         }
-        .validate()
+        .validate(false)
         .unwrap();
         assert_eq!(s.collector_port, 4739);
         assert_eq!(s.path_mtu, 512);
@@ -211,7 +207,7 @@ mod tests {
             src_address: ip_address_t::v6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]),
             ..config()
         };
-        assert_eq!(c.validate().unwrap().all_headers_size, 40 + 8 + 16 + 4);
+        assert_eq!(c.validate(false).unwrap().all_headers_size, 40 + 8 + 16 + 4);
     }
 
     #[test]
@@ -227,7 +223,7 @@ mod tests {
                 path_mtu: mtu,
                 ..config()
             };
-            assert_eq!(c.validate().is_ok(), ok, "mtu {mtu}");
+            assert_eq!(c.validate(false).is_ok(), ok, "mtu {mtu}");
         }
     }
 
@@ -237,13 +233,16 @@ mod tests {
             src_address: ip_address_t::default(),
             ..config()
         };
-        assert_eq!(no_src.validate(), Err(Error::VPP_IPFIX_ERROR_INVALID_VALUE));
+        assert_eq!(
+            no_src.validate(false),
+            Err(Error::VPP_IPFIX_ERROR_INVALID_VALUE)
+        );
         let mixed = vpp_ipfix_exporter_config_t {
             src_address: ip_address_t::v6([1; 16]),
             ..config()
         };
         assert_eq!(
-            mixed.validate(),
+            mixed.validate(false),
             Err(Error::VPP_IPFIX_ERROR_INVALID_ADDRESS_FAMILY)
         );
         let bad_family = vpp_ipfix_exporter_config_t {
@@ -254,7 +253,7 @@ mod tests {
             ..config()
         };
         assert_eq!(
-            bad_family.validate(),
+            bad_family.validate(false),
             Err(Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT)
         );
     }
@@ -266,7 +265,7 @@ mod tests {
             src_address: ip_address_t::default(),
             ..config()
         };
-        let s = off.validate().unwrap();
+        let s = off.validate(false).unwrap();
         let mut exp = ipfix_exporter_t::default();
         s.apply(&mut exp);
         assert!(!is_enabled(&exp));

@@ -6,6 +6,7 @@ use crate::counters::vpp_ipfix_counters_t;
 use crate::error::{Error, Result};
 use crate::exporter::{vpp_ipfix_exporter_config_t, DEFAULT_MAX_EXPORTERS};
 use crate::ops::Embedder;
+use crate::packet::Framing;
 use crate::state::ExporterState;
 use crate::types::{ip_address_t, ipfix_exporter_t};
 
@@ -22,6 +23,8 @@ pub struct Instance {
     pub(crate) state: Vec<ExporterState>,
     pub(crate) embedder: Box<dyn Embedder>,
     pub(crate) n_threads: u32,
+    /// The host adds IP and UDP headers itself (asked once, at creation).
+    pub(crate) host_writes_ip_udp: bool,
 }
 
 impl std::fmt::Debug for Instance {
@@ -52,6 +55,7 @@ impl Instance {
         Ok(Instance {
             exporters: exporters.into_boxed_slice(),
             state,
+            host_writes_ip_udp: embedder.writes_ip_udp_headers(),
             embedder,
             n_threads,
         })
@@ -126,14 +130,17 @@ impl Instance {
     /// first with the old settings, so no record is lost or sent with the wrong headers.
     pub fn exporter_set(&mut self, index: u32, config: &vpp_ipfix_exporter_config_t) -> Result<()> {
         self.check_exporter(index)?;
-        let settings = config.validate()?;
+        let settings = config.validate(self.host_writes_ip_udp)?;
         let i = index as usize;
-        let is_ip6 = settings.collector.is_ip6();
-        if self.largest_template_len(index, is_ip6) > settings.path_mtu as usize {
+        let framing = Framing {
+            is_ip6: settings.collector.is_ip6(),
+            host_writes_ip_udp: self.host_writes_ip_udp,
+        };
+        if self.largest_template_len(index, framing) > framing.max_len(settings.path_mtu) {
             return Err(Error::VPP_IPFIX_ERROR_TEMPLATE_TOO_BIG);
         }
         if settings.all_headers_size as usize + self.largest_record_len(index)
-            > settings.path_mtu as usize
+            > framing.max_len(settings.path_mtu)
         {
             return Err(Error::VPP_IPFIX_ERROR_RECORD_TOO_BIG);
         }
@@ -149,7 +156,7 @@ impl Instance {
     /// VPP's binary-API create: updates the exporter already sending to this collector,
     /// or takes a free slot. `VPP_IPFIX_ERROR_INVALID_VALUE` when all slots are used.
     pub fn exporter_create(&mut self, config: &vpp_ipfix_exporter_config_t) -> Result<u32> {
-        config.validate()?;
+        config.validate(self.host_writes_ip_udp)?;
         let (index, fresh) = match self.lookup(&config.collector) {
             Some(i) => (i, false),
             None => {
@@ -199,6 +206,12 @@ impl Instance {
         for r in &s.report_state {
             total.add(&r.counters());
         }
+        // Packets the host took but could not deliver were counted as sent.
+        let lost = self.embedder.lost(index);
+        total.packets = total.packets.saturating_sub(lost.packets);
+        total.data_records = total.data_records.saturating_sub(lost.records);
+        total.dropped_packets += lost.packets;
+        total.dropped_records += lost.records;
         Ok(total)
     }
 
@@ -213,6 +226,11 @@ impl Instance {
     pub fn n_streams(&self, index: u32) -> Result<u32> {
         self.check_exporter(index)?;
         Ok(self.state[index as usize].streams.len() as u32)
+    }
+
+    /// How exporter `index` frames its packets now.
+    pub(crate) fn framing(&self, index: u32) -> Framing {
+        Framing::new(&self.exporters[index as usize], self.host_writes_ip_udp)
     }
 
     /// Re-points the C-visible arrays after the library's vectors changed.

@@ -4,22 +4,37 @@
 
 #![allow(non_camel_case_types)]
 
+use crate::types::ip_address_t;
 use crate::wire::PacketBuf;
 
 /// The embedder's name for a buffer (a `vlib_buffer_t *` in VPP), opaque to the core.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct BufferHandle(pub usize);
 
-/// A finished packet on its way out (C: `vpp_ipfix_packet_info_t`).
+/// A finished packet on its way out (C: `vpp_ipfix_packet_info_t`): what a host needs to
+/// route it, or to send it from a socket of its own.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct vpp_ipfix_packet_info_t {
-    /// Total length from the start of the IP header.
+    /// Bytes of the packet in the buffer: from the IP header, or from the IPFIX message
+    /// header when the host writes IP and UDP itself.
     pub length: u32,
     /// The exporter's FIB index (`~0` = none): VPP sends in this FIB.
     pub fib_index: u32,
     /// The exporter it belongs to.
     pub exporter_index: u32,
+    /// Data records in the packet (0 for a template packet).
+    pub records: u32,
+    /// The stream's observation domain.
+    pub domain_id: u32,
+    /// UDP source port: the stream's.
+    pub src_port: u16,
+    /// UDP destination port: the collector's.
+    pub dst_port: u16,
+    /// The exporter's source address.
+    pub src_address: ip_address_t,
+    /// The collector's address.
+    pub dst_address: ip_address_t,
     /// IPv6 (else IPv4): which lookup the packet goes to.
     pub is_ip6: bool,
     /// True for a template packet, false for data.
@@ -59,6 +74,30 @@ pub trait Embedder: Send + Sync {
     /// The time, in seconds since the Unix epoch: the export time of messages, and the
     /// clock of template refresh.
     fn now(&self) -> f64;
+
+    /// True when the host writes the IP and UDP headers itself (a UDP socket): the
+    /// library's packets then start at the IPFIX message header. Asked once, at creation.
+    fn writes_ip_udp_headers(&self) -> bool {
+        false
+    }
+
+    /// Sends what the host has batched for `thread_index` (`sendmmsg`). The core calls it
+    /// after its flush calls; hosts that send at once need not implement it.
+    fn flush(&self, _thread_index: u32) {}
+
+    /// Packets of `exporter_index`, and their data records, that the host took (enqueue
+    /// returned Ok) and later failed to deliver, so the exporter's counters say them
+    /// dropped, not sent.
+    fn lost(&self, _exporter_index: u32) -> Lost {
+        Lost::default()
+    }
+}
+
+/// Packets a host failed to deliver after taking them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lost {
+    pub packets: u64,
+    pub records: u64,
 }
 
 /// A shared embedder (the caller keeps a handle to read what it did).
@@ -84,5 +123,14 @@ impl<E: Embedder + ?Sized> Embedder for std::sync::Arc<E> {
     }
     fn now(&self) -> f64 {
         (**self).now()
+    }
+    fn writes_ip_udp_headers(&self) -> bool {
+        (**self).writes_ip_udp_headers()
+    }
+    fn flush(&self, thread_index: u32) {
+        (**self).flush(thread_index)
+    }
+    fn lost(&self, exporter_index: u32) -> Lost {
+        (**self).lost(exporter_index)
     }
 }

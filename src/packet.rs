@@ -1,6 +1,8 @@
 //! Finishing a packet for an exporter: IP, UDP and IPFIX message headers (and the data set
-//! header), lengths and checksums, over bytes whose payload is already in place.
+//! header), lengths and checksums, over bytes whose payload is already in place; and how
+//! a packet is framed, depending on who writes the IP and UDP headers.
 
+use crate::ops::PacketInfo;
 use crate::types::ipfix_exporter_t;
 use crate::wire::{ip, ipfix};
 
@@ -16,6 +18,50 @@ pub fn ip_header_len(is_ip6: bool) -> usize {
     }
 }
 
+/// How the library lays out a packet for an exporter: the IP family, and whether the
+/// library writes the IP and UDP headers (VPP, pcap) or the host does (a UDP socket,
+/// where the kernel adds them and the library's buffer starts at the IPFIX message).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Framing {
+    pub is_ip6: bool,
+    pub host_writes_ip_udp: bool,
+}
+
+impl Framing {
+    /// The framing of `exp`'s packets.
+    pub fn new(exp: &ipfix_exporter_t, host_writes_ip_udp: bool) -> Self {
+        Framing {
+            is_ip6: exp.ipfix_collector.is_ip6(),
+            host_writes_ip_udp,
+        }
+    }
+
+    /// IP + UDP header bytes on the wire, whoever writes them.
+    pub fn ip_udp_len(self) -> usize {
+        ip_header_len(self.is_ip6) + ip::UDP_HEADER_LEN
+    }
+
+    /// Where the IPFIX message starts in the library's buffer.
+    pub fn message_offset(self) -> usize {
+        if self.host_writes_ip_udp {
+            0
+        } else {
+            self.ip_udp_len()
+        }
+    }
+
+    /// Where the first record of a data packet goes (VPP's `all_headers_size`).
+    pub fn all_headers_size(self) -> usize {
+        self.message_offset() + ipfix::MESSAGE_HEADER_LEN + ipfix::SET_HEADER_LEN
+    }
+
+    /// The most bytes the library's buffer may hold so the packet on the wire, headers
+    /// included, stays within `path_mtu` (RFC 7011 §10.3.3).
+    pub fn max_len(self, path_mtu: u32) -> usize {
+        (path_mtu as usize).saturating_sub(self.ip_udp_len() - self.message_offset())
+    }
+}
+
 /// The stream fields a message header carries.
 #[derive(Clone, Copy, Debug)]
 pub struct MessageFields {
@@ -28,11 +74,16 @@ pub struct MessageFields {
     pub data_set_id: Option<u16>,
 }
 
-/// Writes every header of `pkt` (whose length is the packet's) and the UDP checksum when
-/// enabled or IPv6 (RFC 7011 §10.3.2; RFC 8200 §8.1: a computed 0 goes out as 0xffff).
-/// `pkt` must hold at least the headers: callers reserve `all_headers_size`.
-pub fn finish(pkt: &mut [u8], exp: &ipfix_exporter_t, m: &MessageFields) {
-    let is_ip6 = exp.ipfix_collector.is_ip6();
+/// Writes every header of `pkt` (whose length is the packet's) that the library writes
+/// under `framing`, and the UDP checksum when enabled or IPv6 (RFC 7011 §10.3.2;
+/// RFC 8200 §8.1: a computed 0 goes out as 0xffff). `pkt` must hold at least the
+/// headers: callers reserve `framing.all_headers_size()`.
+pub fn finish(pkt: &mut [u8], exp: &ipfix_exporter_t, framing: Framing, m: &MessageFields) {
+    if framing.host_writes_ip_udp {
+        write_message(pkt, m);
+        return;
+    }
+    let is_ip6 = framing.is_ip6;
     let total = pkt.len();
     let ip_len = ip_header_len(is_ip6);
     let udp_len = total.saturating_sub(ip_len);
@@ -65,6 +116,24 @@ pub fn finish(pkt: &mut [u8], exp: &ipfix_exporter_t, m: &MessageFields) {
         return;
     };
     ip::write_udp_header(udp_hdr, m.src_port, exp.collector_port, udp_len as u16, 0);
+    write_message(message, m);
+    if is_ip6 || exp.udp_checksum != 0 {
+        let checksum = if is_ip6 {
+            ip::udp_checksum_ipv6(exp.src_address.ip, exp.ipfix_collector.ip, udp_part)
+        } else {
+            ip::udp_checksum_ipv4(
+                exp.src_address.v4_octets(),
+                exp.ipfix_collector.v4_octets(),
+                udp_part,
+            )
+        };
+        udp_part[6..8].copy_from_slice(&checksum.to_be_bytes());
+    }
+}
+
+/// Writes the IPFIX message header over `message` (the whole message) and, for a data
+/// packet, its one set header.
+fn write_message(message: &mut [u8], m: &MessageFields) {
     let message_len = message.len();
     let Some((msg_hdr, sets)) = message.split_first_chunk_mut::<{ ipfix::MESSAGE_HEADER_LEN }>()
     else {
@@ -83,17 +152,28 @@ pub fn finish(pkt: &mut [u8], exp: &ipfix_exporter_t, m: &MessageFields) {
             ipfix::write_set_header(set_hdr, set_id, set_len);
         }
     }
-    if is_ip6 || exp.udp_checksum != 0 {
-        let checksum = if is_ip6 {
-            ip::udp_checksum_ipv6(exp.src_address.ip, exp.ipfix_collector.ip, udp_part)
-        } else {
-            ip::udp_checksum_ipv4(
-                exp.src_address.v4_octets(),
-                exp.ipfix_collector.v4_octets(),
-                udp_part,
-            )
-        };
-        udp_part[6..8].copy_from_slice(&checksum.to_be_bytes());
+}
+
+/// What the host learns of a finished packet.
+pub fn info(
+    exp: &ipfix_exporter_t,
+    exporter_index: u32,
+    m: &MessageFields,
+    length: usize,
+    records: u16,
+) -> PacketInfo {
+    PacketInfo {
+        length: length as u32,
+        fib_index: exp.fib_index,
+        exporter_index,
+        records: u32::from(records),
+        domain_id: m.domain_id,
+        src_port: m.src_port,
+        dst_port: exp.collector_port,
+        src_address: exp.src_address,
+        dst_address: exp.ipfix_collector,
+        is_ip6: exp.ipfix_collector.is_ip6(),
+        is_template: m.data_set_id.is_none(),
     }
 }
 
@@ -123,6 +203,11 @@ mod tests {
         }
     }
 
+    const V4: Framing = Framing {
+        is_ip6: false,
+        host_writes_ip_udp: false,
+    };
+
     fn fields() -> MessageFields {
         MessageFields {
             domain_id: 7,
@@ -136,7 +221,7 @@ mod tests {
     #[test]
     fn ipv4_data_packet_headers() {
         let mut pkt = [0xaa_u8; 48 + 8];
-        finish(&mut pkt, &exporter(false, 0), &fields());
+        finish(&mut pkt, &exporter(false, 0), V4, &fields());
         assert_eq!(&pkt[0..4], &[0x45, 0, 0, 56]);
         assert_eq!(
             checksum::internet_checksum(&pkt[..20]),
@@ -151,12 +236,35 @@ mod tests {
     }
 
     #[test]
+    fn host_framing_writes_only_the_message() {
+        let mut pkt = [0xaa_u8; 28];
+        let framing = Framing {
+            is_ip6: true,
+            host_writes_ip_udp: true,
+        };
+        assert_eq!(framing.all_headers_size(), 20);
+        assert_eq!(framing.max_len(512), 512 - 48);
+        finish(&mut pkt, &exporter(true, 1), framing, &fields());
+        assert_eq!(&pkt[0..4], &[0, 10, 0, 28]);
+        assert_eq!(&pkt[16..20], &[1, 0, 0, 12]);
+        assert_eq!(&pkt[20..], &[0xaa; 8], "records untouched");
+    }
+
+    #[test]
     fn udp_checksum_verifies_when_enabled_and_always_over_ipv6() {
         for ip6 in [false, true] {
             let exp = exporter(ip6, 1);
             let ip_len = ip_header_len(ip6);
             let mut pkt = vec![0x11_u8; ip_len + 8 + 16 + 4 + 10];
-            finish(&mut pkt, &exp, &fields());
+            finish(
+                &mut pkt,
+                &exp,
+                Framing {
+                    is_ip6: ip6,
+                    host_writes_ip_udp: false,
+                },
+                &fields(),
+            );
             let udp = &pkt[ip_len..];
             assert_ne!(&udp[6..8], &[0, 0]);
             let seed = if ip6 {
@@ -175,7 +283,7 @@ mod tests {
             assert_eq!(checksum::fold(checksum::partial_sum(udp, seed)), 0xffff);
         }
         let mut pkt = [0u8; 60];
-        finish(&mut pkt, &exporter(false, 0), &fields());
+        finish(&mut pkt, &exporter(false, 0), V4, &fields());
         assert_eq!(
             &pkt[26..28],
             &[0, 0],

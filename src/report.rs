@@ -5,6 +5,7 @@ use crate::counters::{vpp_ipfix_counters_t, TemplateCounters, ThreadCounters};
 use crate::error::{Error, Result};
 use crate::exporter::{self, MAX_PATH_MTU};
 use crate::instance::Instance;
+use crate::packet::Framing;
 use crate::state::ReportState;
 use crate::template;
 use crate::types::{
@@ -261,16 +262,22 @@ impl Instance {
             }
         }
         let exp = &self.exporters[exporter_index as usize];
-        let (is_ip6, mtu) = if exporter::is_enabled(exp) {
-            (exp.ipfix_collector.is_ip6(), exp.path_mtu)
+        // A disabled exporter may later send over IPv6 at the largest MTU.
+        let (framing, mtu) = if exporter::is_enabled(exp) {
+            (self.framing(exporter_index), exp.path_mtu)
         } else {
-            (true, MAX_PATH_MTU)
+            let framing = Framing {
+                is_ip6: true,
+                host_writes_ip_udp: self.host_writes_ip_udp,
+            };
+            (framing, MAX_PATH_MTU)
         };
-        if template::packet_len(is_ip6, &spec.fields) > mtu as usize {
+        let limit = framing.max_len(mtu);
+        if template::packet_len(framing, &spec.fields) > limit {
             return Err(Error::VPP_IPFIX_ERROR_TEMPLATE_TOO_BIG);
         }
         let record = wire_ipfix::record_len(&spec.fields).unwrap_or(0);
-        if exporter::all_headers_size(is_ip6) as usize + record > mtu as usize {
+        if framing.all_headers_size() + record > limit {
             return Err(Error::VPP_IPFIX_ERROR_RECORD_TOO_BIG);
         }
         Ok(())
@@ -429,13 +436,13 @@ impl Instance {
             .unwrap_or(0)
     }
 
-    /// The largest template packet of an exporter's reports for the given family.
-    pub(crate) fn largest_template_len(&self, exporter_index: u32, is_ip6: bool) -> usize {
+    /// The largest template packet of an exporter's reports under `framing`.
+    pub(crate) fn largest_template_len(&self, exporter_index: u32, framing: Framing) -> usize {
         self.state[exporter_index as usize]
             .report_state
             .iter()
             .filter(|r| !r.fields.is_empty())
-            .map(|r| template::packet_len(is_ip6, &r.fields))
+            .map(|r| template::packet_len(framing, &r.fields))
             .max()
             .unwrap_or(0)
     }

@@ -4,42 +4,36 @@
 use crate::error::{Error, Result};
 use crate::exporter;
 use crate::instance::Instance;
-use crate::ops::PacketInfo;
-use crate::packet::{self, MessageFields};
+use crate::packet::{self, Framing, MessageFields};
 use crate::types::{flow_report_stream_t, ipfix_exporter_t};
-use crate::wire::ip;
 use crate::wire::ipfix::{self, FieldSpec};
 
 /// Seconds the VPP process sleeps when no template is due sooner.
 pub const DEFAULT_POLL_INTERVAL: f64 = 5.0;
 
-/// Bytes of the template packet for `fields`.
-pub fn packet_len(is_ip6: bool, fields: &[FieldSpec]) -> usize {
-    packet::ip_header_len(is_ip6)
-        + ip::UDP_HEADER_LEN
-        + ipfix::MESSAGE_HEADER_LEN
-        + ipfix::SET_HEADER_LEN
-        + ipfix::template_record_len(fields)
+/// Bytes of the template packet for `fields` in the library's buffer.
+pub fn packet_len(framing: Framing, fields: &[FieldSpec]) -> usize {
+    framing.all_headers_size() + ipfix::template_record_len(fields)
 }
 
 /// The whole template packet (VPP's rewrite): headers for the exporter and stream, then
 /// one template set. Export time and sequence number are filled when it is sent.
 pub fn build(
     exp: &ipfix_exporter_t,
+    framing: Framing,
     stream: &flow_report_stream_t,
     template_id: u16,
     fields: &[FieldSpec],
 ) -> Result<Vec<u8>> {
-    let is_ip6 = exp.ipfix_collector.is_ip6();
-    let len = packet_len(is_ip6, fields);
-    if len > exp.path_mtu as usize {
+    let len = packet_len(framing, fields);
+    if len > framing.max_len(exp.path_mtu) {
         return Err(Error::VPP_IPFIX_ERROR_TEMPLATE_TOO_BIG);
     }
     let mut pkt = Vec::new();
     pkt.try_reserve_exact(len)
         .map_err(|_| Error::VPP_IPFIX_ERROR_NO_MEMORY)?;
     pkt.resize(len, 0);
-    let set_at = packet::ip_header_len(is_ip6) + ip::UDP_HEADER_LEN + ipfix::MESSAGE_HEADER_LEN;
+    let set_at = framing.message_offset() + ipfix::MESSAGE_HEADER_LEN;
     let record_at = set_at + ipfix::SET_HEADER_LEN;
     ipfix::write_template_record(&mut pkt[record_at..], template_id, fields)
         .map_err(|_| Error::VPP_IPFIX_ERROR_INVALID_VALUE)?;
@@ -49,6 +43,7 @@ pub fn build(
     packet::finish(
         &mut pkt,
         exp,
+        framing,
         &MessageFields {
             domain_id: stream.domain_id,
             src_port: stream.src_port,
@@ -131,6 +126,7 @@ impl Instance {
         if !exporter::is_enabled(exp) {
             return Err(Error::VPP_IPFIX_ERROR_EXPORTER_DISABLED);
         }
+        let framing = self.framing(exporter_index);
         let st = &mut self.state[e];
         let fr = &mut st.reports[r as usize];
         let rs = &mut st.report_state[r as usize];
@@ -143,7 +139,7 @@ impl Instance {
             return Err(Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT);
         }
         if fr.update_rewrite != 0 || rs.rewrite.is_empty() {
-            rs.rewrite = build(exp, stream, fr.template_id, &rs.fields)?;
+            rs.rewrite = build(exp, framing, stream, fr.template_id, &rs.fields)?;
             fr.rewrite = rs.rewrite.as_mut_ptr();
             fr.update_rewrite = 0;
         }
@@ -159,26 +155,17 @@ impl Instance {
         }
         let pkt = &mut buf.bytes_mut()[..len];
         pkt.copy_from_slice(&rs.rewrite);
-        packet::finish(
-            pkt,
-            exp,
-            &MessageFields {
-                domain_id: stream.domain_id,
-                src_port: stream.src_port,
-                export_time: now as u32,
-                sequence_number: stream
-                    .sequence_number
-                    .load(std::sync::atomic::Ordering::Relaxed),
-                data_set_id: None,
-            },
-        );
-        let info = PacketInfo {
-            length: len as u32,
-            is_ip6: exp.ipfix_collector.is_ip6(),
-            fib_index: exp.fib_index,
-            exporter_index,
-            is_template: true,
+        let fields = MessageFields {
+            domain_id: stream.domain_id,
+            src_port: stream.src_port,
+            export_time: now as u32,
+            sequence_number: stream
+                .sequence_number
+                .load(std::sync::atomic::Ordering::Relaxed),
+            data_set_id: None,
         };
+        packet::finish(pkt, exp, framing, &fields);
+        let info = packet::info(exp, exporter_index, &fields, len, 0);
         match self.embedder.enqueue(0, handle, buf, &info) {
             Ok(()) => {
                 fr.last_template_sent = now;

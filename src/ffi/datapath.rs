@@ -172,6 +172,7 @@ pub extern "C" fn vpp_ipfix_thread_flush_idle(
                 }
             }
         }
+        m.instance.embedder().flush(thread_index);
         // SAFETY: NULL or writable (contract).
         unsafe { write_out(sent_out, sent) };
         last_error

@@ -199,7 +199,7 @@ pub extern "C" fn vpp_ipfix_main_destroy(main: *mut vpp_ipfix_main_t) {
         let mut main = unsafe { Box::from_raw(main) };
         main.instance.flush_all();
         if let Some(p) = &main.pcap {
-            let _ = p.flush();
+            let _ = p.flush_to_disk();
         }
     }
 }
@@ -213,7 +213,7 @@ pub extern "C" fn vpp_ipfix_flush(main: *mut vpp_ipfix_main_t) -> i32 {
         let m = try_code!(unsafe { main_mut(main) });
         m.instance.flush_all();
         if let Some(p) = &m.pcap {
-            if p.flush().is_err() {
+            if p.flush_to_disk().is_err() {
                 return Error::VPP_IPFIX_ERROR_ENQUEUE_FAILED.code();
             }
         }

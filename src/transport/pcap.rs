@@ -75,8 +75,8 @@ impl PcapWriter {
         self.write_errors.load(Relaxed)
     }
 
-    /// Flushes buffered packets to the file.
-    pub fn flush(&self) -> io::Result<()> {
+    /// Writes buffered packets to the file.
+    pub fn flush_to_disk(&self) -> io::Result<()> {
         match self.out.lock() {
             Ok(mut o) => o.flush(),
             Err(_) => Err(io::Error::other("pcap writer poisoned")),
@@ -86,7 +86,7 @@ impl PcapWriter {
 
 impl Drop for PcapWriter {
     fn drop(&mut self) {
-        let _ = self.flush();
+        let _ = self.flush_to_disk();
     }
 }
 
