@@ -3,12 +3,17 @@
 //! The header is written to OUT_DIR on every build; outside CI it is also copied to
 //! include/ when it changed, so a developer's build keeps the checked-in copy current.
 //! Under CI (CI set) include/ is left alone and tests/header.rs fails on any difference.
+//!
+//! It also gives the shared library its soname, `libvpp_ipfix.so.<major>` (the crate
+//! version's major), as installed copies are named (`make install`), and links that name
+//! to the library in cargo's output directory so programs linked there still load it.
 
 use std::env;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn main() {
+    soname();
     let crate_dir =
         PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
@@ -34,3 +39,57 @@ fn main() {
         fs::write(&checked_in, &text).expect("update include/vpp_ipfix.h");
     }
 }
+
+/// `-Wl,-soname,libvpp_ipfix.so.<major>` for the cdylib on ELF targets. A program linked
+/// against the library then needs `libvpp_ipfix.so.<major>` at run time, which cargo does
+/// not create: a relative symlink to `libvpp_ipfix.so` next to it keeps programs linked in
+/// the build tree (ffi-tests/, the demo) loading it through their rpath.
+fn soname() {
+    let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    let elf = env::var("CARGO_CFG_TARGET_FAMILY").is_ok_and(|f| f.split(',').any(|f| f == "unix"))
+        && !matches!(
+            os.as_str(),
+            "macos" | "ios" | "tvos" | "watchos" | "visionos" | "aix"
+        );
+    if !elf {
+        return;
+    }
+    let major = env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets CARGO_PKG_VERSION_MAJOR");
+    let soname = format!("libvpp_ipfix.so.{major}");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
+
+    // OUT_DIR is <target>/<profile>/build/<package>-<hash>/out.
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let profile_dir = out_dir.ancestors().nth(3).filter(|_| {
+        out_dir
+            .parent()
+            .and_then(Path::parent)
+            .and_then(Path::file_name)
+            == Some("build".as_ref())
+    });
+    match profile_dir {
+        Some(dir) => link_soname(&dir.join(&soname)),
+        None => println!(
+            "cargo:warning=unexpected OUT_DIR {}: no {soname} link made next to the library",
+            out_dir.display()
+        ),
+    }
+}
+
+#[cfg(unix)]
+fn link_soname(link: &Path) {
+    let target = Path::new("libvpp_ipfix.so");
+    if fs::read_link(link).is_ok_and(|t| t == target) {
+        return;
+    }
+    let _ = fs::remove_file(link);
+    match std::os::unix::fs::symlink(target, link) {
+        // Another build of the same profile may have just made it.
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => println!("cargo:warning=cannot link {}: {e}", link.display()),
+    }
+}
+
+#[cfg(not(unix))]
+fn link_soname(_link: &Path) {}

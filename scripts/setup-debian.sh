@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what building and testing vpp-ipfix needs on Debian 12, when it is missing:
-# a C toolchain, make, valgrind, tshark (the independent IPFIX decoder of the tests) and
-# binutils' nm. Runs apt-get as root (or through sudo); does nothing when all is there.
+# a C toolchain, make, valgrind, tshark (the independent IPFIX decoder of the tests),
+# binutils' nm and readelf, and pkg-config (tests/install.rs builds a C program with an
+# installed vpp-ipfix.pc). Runs apt-get as root (or through sudo); does nothing when all
+# is there.
 set -euo pipefail
 
 need=()
-for tool in gcc:gcc make:make valgrind:valgrind tshark:tshark nm:binutils; do
+for tool in gcc:gcc make:make valgrind:valgrind tshark:tshark nm:binutils readelf:binutils \
+  pkg-config:pkg-config; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
 # AddressSanitizer's runtime for gcc 12.
