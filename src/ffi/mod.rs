@@ -12,4 +12,5 @@ pub mod c_ops;
 pub mod datapath;
 pub mod exporter;
 pub mod instance;
+pub mod os;
 pub mod report;
