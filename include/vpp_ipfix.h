@@ -210,6 +210,12 @@ typedef struct vpp_ipfix_exporter_config_t {
    Non-zero: UDP checksums over IPv4 too.
    */
   uint8_t udp_checksum;
+  /*
+   Non-zero: send each stream's Exporting Process Reliability Statistics (RFC 7011
+   §4.3) as an options template and record, every template interval. Off by default
+   (VPP sends none); its template id is taken from the stream's ids when first sent.
+   */
+  uint8_t reliability_options;
 } vpp_ipfix_exporter_config_t;
 
 /*

@@ -43,6 +43,10 @@ pub struct vpp_ipfix_exporter_config_t {
     pub template_interval: u32,
     /// Non-zero: UDP checksums over IPv4 too.
     pub udp_checksum: u8,
+    /// Non-zero: send each stream's Exporting Process Reliability Statistics (RFC 7011
+    /// §4.3) as an options template and record, every template interval. Off by default
+    /// (VPP sends none); its template id is taken from the stream's ids when first sent.
+    pub reliability_options: u8,
 }
 
 impl Default for vpp_ipfix_exporter_config_t {
@@ -55,6 +59,7 @@ impl Default for vpp_ipfix_exporter_config_t {
             path_mtu: DEFAULT_PATH_MTU,
             template_interval: DEFAULT_TEMPLATE_INTERVAL,
             udp_checksum: 0,
+            reliability_options: 0,
         }
     }
 }
@@ -88,6 +93,7 @@ pub struct ValidSettings {
     pub template_interval: u32,
     pub udp_checksum: u8,
     pub all_headers_size: u32,
+    pub reliability_options: bool,
 }
 
 impl vpp_ipfix_exporter_config_t {
@@ -132,6 +138,7 @@ impl vpp_ipfix_exporter_config_t {
             path_mtu,
             template_interval,
             udp_checksum: u8::from(self.udp_checksum != 0),
+            reliability_options: self.reliability_options != 0,
             all_headers_size: Framing {
                 is_ip6: self.collector.is_ip6(),
                 host_writes_ip_udp,

@@ -147,6 +147,7 @@ impl Instance {
         self.flush_exporter(index);
         let resets = settings.resets(&self.exporters[i]);
         settings.apply(&mut self.exporters[i]);
+        self.state[i].reliability_options = settings.reliability_options;
         if resets {
             self.reports_reset(index)?;
         }

@@ -46,6 +46,7 @@ pub mod exporter;
 pub mod ffi;
 pub mod instance;
 pub mod ops;
+pub mod options;
 pub mod packet;
 pub mod report;
 pub mod state;

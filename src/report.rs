@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::exporter::{self, MAX_PATH_MTU};
 use crate::instance::Instance;
 use crate::packet::Framing;
-use crate::state::ReportState;
+use crate::state::{ReportState, StreamOptions};
 use crate::template;
 use crate::types::{
     flow_report_per_thread_t, flow_report_stream_t, flow_report_t, ipfix_report_element_t,
@@ -184,6 +184,7 @@ impl Instance {
             .try_reserve(1)
             .and_then(|_| st.report_state.try_reserve(1))
             .and_then(|_| st.streams.try_reserve(1))
+            .and_then(|_| st.stream_options.try_reserve(1))
             .map_err(|_| Error::VPP_IPFIX_ERROR_NO_MEMORY)?;
         let si = match stream {
             StreamLookup::Found(i) => i,
@@ -202,10 +203,12 @@ impl Instance {
                             next_template_no,
                             ..fresh
                         };
+                        st.stream_options[i] = StreamOptions::default();
                         i
                     }
                     None => {
                         st.streams.push(fresh);
+                        st.stream_options.push(StreamOptions::default());
                         st.streams.len() - 1
                     }
                 }
@@ -315,6 +318,9 @@ impl Instance {
         let fr = st.reports.remove(r);
         let rs = st.report_state.remove(r);
         st.retired.add(&rs.counters());
+        if let Some(o) = st.stream_options.get_mut(fr.stream_index as usize) {
+            o.retired.add(&rs.counters());
+        }
         if let Some(s) = st.streams.get_mut(fr.stream_index as usize) {
             s.n_reports = s.n_reports.saturating_sub(1);
             if s.n_reports == 0 {
@@ -335,6 +341,9 @@ impl Instance {
         for fr in st.reports.iter_mut() {
             fr.update_rewrite = 1;
             fr.last_template_sent = 0.0;
+        }
+        for o in st.stream_options.iter_mut() {
+            o.last_sent = 0.0;
         }
         Ok(())
     }
@@ -357,6 +366,9 @@ impl Instance {
         {
             fr.update_rewrite = 1;
             fr.last_template_sent = 0.0;
+        }
+        if let Some(o) = st.stream_options.get_mut(stream_index as usize) {
+            o.last_sent = 0.0;
         }
         Ok(())
     }

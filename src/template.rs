@@ -113,6 +113,12 @@ impl Instance {
                 let next = fr.last_template_sent + interval - now;
                 round.next_due_in = round.next_due_in.min(next.max(0.0));
             }
+            let (sent, error) = self.send_due_options(e, now);
+            round.sent += sent;
+            if let Some(err) = error {
+                round.failed += 1;
+                round.last_error = Some(err);
+            }
         }
         round
     }
