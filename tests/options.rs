@@ -140,8 +140,7 @@ fn lost_packets_are_reported_as_not_sent() {
         .iter()
         .rev()
         .map(|(_, m)| m)
-        .filter(|m| m.domain_id == 7 && !m.options_templates.is_empty())
-        .next()
+        .find(|m| m.domain_id == 7 && !m.options_templates.is_empty())
         .unwrap();
     let values: Vec<u64> = last.data_records[0]
         .values
