@@ -4,6 +4,8 @@
 #![allow(non_camel_case_types)]
 
 use crate::error::{Error, Result};
+use std::sync::atomic::AtomicPtr;
+
 use crate::packet::Framing;
 use crate::types::{ip_address_t, ipfix_exporter_t, AF_IP4, AF_IP6};
 
@@ -68,8 +70,8 @@ impl Default for vpp_ipfix_exporter_config_t {
 impl Default for ipfix_exporter_t {
     fn default() -> Self {
         ipfix_exporter_t {
-            reports: std::ptr::null_mut(),
-            streams: std::ptr::null_mut(),
+            reports: AtomicPtr::default(),
+            streams: AtomicPtr::default(),
             ipfix_collector: ip_address_t::default(),
             collector_port: DEFAULT_COLLECTOR_PORT,
             src_address: ip_address_t::default(),

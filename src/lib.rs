@@ -39,6 +39,7 @@
 //! # Ok::<(), vpp_ipfix::Error>(())
 //! ```
 
+pub mod api;
 pub mod counters;
 pub mod datapath;
 pub mod error;

@@ -1,6 +1,8 @@
 //! Reports and streams: VPP's `vnet_flow_report_add_del`, reports reset, stream reset and
 //! stream change, with VPP's return codes and template id rules.
 
+use std::sync::atomic::AtomicPtr;
+
 use crate::counters::{vpp_ipfix_counters_t, TemplateCounters, ThreadCounters};
 use crate::error::{Error, Result};
 use crate::exporter::{self, MAX_PATH_MTU};
@@ -221,18 +223,18 @@ impl Instance {
         let fr = flow_report_t {
             template_id,
             data_record_size: wire_ipfix::record_len(&spec.fields).map_or(-1, |l| l as i32),
-            per_thread_data: state.per_thread.as_mut_ptr(),
+            per_thread_data: AtomicPtr::new(state.per_thread.as_mut_ptr()),
             stream_index: si as u32,
             update_rewrite: 1,
             opaque: spec.opaque,
             rewrite_callback: spec.rewrite_callback,
-            report_elements: if state.elements.is_empty() {
+            report_elements: AtomicPtr::new(if state.elements.is_empty() {
                 std::ptr::null_mut()
             } else {
                 state.elements.as_mut_ptr()
-            },
+            }),
             n_report_elements: state.elements.len() as u32,
-            stream_indexp: spec.stream_indexp,
+            stream_indexp: AtomicPtr::new(spec.stream_indexp),
             flow_data_callback: spec.flow_data_callback,
             ..Default::default()
         };

@@ -146,7 +146,7 @@ impl Instance {
         }
         if fr.update_rewrite != 0 || rs.rewrite.is_empty() {
             rs.rewrite = build(exp, framing, stream, fr.template_id, &rs.fields)?;
-            fr.rewrite = rs.rewrite.as_mut_ptr();
+            *fr.rewrite.get_mut() = rs.rewrite.as_mut_ptr();
             fr.update_rewrite = 0;
         }
         let len = rs.rewrite.len();
