@@ -28,8 +28,9 @@ fn main() {
         .with_config(config)
         .generate()
         .expect("cbindgen generates the header");
-    let mut text = Vec::new();
-    bindings.write(&mut text);
+    let mut raw = Vec::new();
+    bindings.write(&mut raw);
+    let text = plain_pointers(&String::from_utf8_lossy(&raw)).into_bytes();
     let generated = out_dir.join("vpp_ipfix.h");
     fs::write(&generated, &text).expect("write the generated header");
 
@@ -93,3 +94,20 @@ fn link_soname(link: &Path) {
 
 #[cfg(not(unix))]
 fn link_soname(_link: &Path) {}
+/// cbindgen prints a field of type `AtomicPtr<T>` as `VPP_IPFIX_ATOMIC_PTR<T> name` (the
+/// rename in cbindgen.toml); C sees the same bytes as `T *name`.
+fn plain_pointers(text: &str) -> String {
+    const MARK: &str = "VPP_IPFIX_ATOMIC_PTR<";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(MARK) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + MARK.len()..];
+        let end = after.find('>').expect("AtomicPtr<...> is closed");
+        out.push_str(after[..end].trim());
+        out.push_str(" *");
+        rest = after[end + 1..].trim_start();
+    }
+    out.push_str(rest);
+    out
+}

@@ -210,6 +210,12 @@ typedef struct vpp_ipfix_exporter_config_t {
    Non-zero: UDP checksums over IPv4 too.
    */
   uint8_t udp_checksum;
+  /*
+   Non-zero: send each stream's Exporting Process Reliability Statistics (RFC 7011
+   §4.3) as an options template and record, every template interval. Off by default
+   (VPP sends none); its template id is taken from the stream's ids when first sent.
+   */
+  uint8_t reliability_options;
 } vpp_ipfix_exporter_config_t;
 
 /*
@@ -326,7 +332,7 @@ typedef struct flow_report_t {
   /*
    One entry per thread (`n_threads` of them, main thread included).
    */
-  struct flow_report_per_thread_t *per_thread_data;
+  flow_report_per_thread_t *per_thread_data;
   /*
    Index of this report's stream in the exporter's `streams`.
    */
@@ -354,7 +360,7 @@ typedef struct flow_report_t {
   /*
    The report's elements (the library's own copy).
    */
-  struct ipfix_report_element_t *report_elements;
+  ipfix_report_element_t *report_elements;
   /*
    Number of `report_elements`.
    */
@@ -410,11 +416,11 @@ typedef struct ipfix_exporter_t {
   /*
    The exporter's reports.
    */
-  struct flow_report_t *reports;
+  flow_report_t *reports;
   /*
    The exporter's streams (free slots have `domain_id == ~0`).
    */
-  struct flow_report_stream_t *streams;
+  flow_report_stream_t *streams;
   /*
    Collector address; all zero disables the exporter.
    */

@@ -149,14 +149,14 @@ fn stream_of<'a>(
 }
 
 /// Frees a per-thread buffer without sending it; returns the records it held.
-pub(crate) fn discard(
+pub fn discard(
     embedder: &dyn Embedder,
     thread_index: u32,
     ptd: &mut flow_report_per_thread_t,
 ) -> u16 {
     let records = ptd.n_data_records;
     if !ptd.packet.is_empty() {
-        let handle = BufferHandle(ptd.buffer as usize);
+        let handle = BufferHandle(*ptd.buffer.get_mut() as usize);
         let buf = std::mem::take(&mut ptd.packet);
         embedder.buffer_free(thread_index, handle, buf);
     }
@@ -165,8 +165,8 @@ pub(crate) fn discard(
 }
 
 fn clear(ptd: &mut flow_report_per_thread_t) {
-    ptd.buffer = std::ptr::null_mut();
-    ptd.frame = std::ptr::null_mut();
+    *ptd.buffer.get_mut() = std::ptr::null_mut();
+    *ptd.frame.get_mut() = std::ptr::null_mut();
     ptd.next_data_offset = 0;
     ptd.n_data_records = 0;
     ptd.first_record_time = 0.0;
@@ -178,7 +178,7 @@ impl DataPath<'_> {
     #[inline]
     pub fn get_buffer(&self, ptd: &mut flow_report_per_thread_t) -> Result<BufferHandle> {
         if !ptd.packet.is_empty() {
-            return Ok(BufferHandle(ptd.buffer as usize));
+            return Ok(BufferHandle(*ptd.buffer.get_mut() as usize));
         }
         self.new_buffer(ptd)
     }
@@ -198,7 +198,7 @@ impl DataPath<'_> {
             self.counters.alloc_failed();
             return Err(Error::VPP_IPFIX_ERROR_BUFFER_TOO_SMALL);
         }
-        ptd.buffer = handle.0 as *mut c_void;
+        *ptd.buffer.get_mut() = handle.0 as *mut c_void;
         ptd.packet = buf;
         ptd.next_data_offset = self.framing.all_headers_size() as u16;
         ptd.n_data_records = 0;
@@ -285,7 +285,7 @@ impl DataPath<'_> {
             self.framing,
             &fields,
         );
-        let handle = BufferHandle(ptd.buffer as usize);
+        let handle = BufferHandle(*ptd.buffer.get_mut() as usize);
         let buf = std::mem::take(&mut ptd.packet);
         clear(ptd);
         let info = packet::info(self.exp, self.exporter_index, &fields, len, records);

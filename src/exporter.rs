@@ -4,6 +4,8 @@
 #![allow(non_camel_case_types)]
 
 use crate::error::{Error, Result};
+use std::sync::atomic::AtomicPtr;
+
 use crate::packet::Framing;
 use crate::types::{ip_address_t, ipfix_exporter_t, AF_IP4, AF_IP6};
 
@@ -43,6 +45,10 @@ pub struct vpp_ipfix_exporter_config_t {
     pub template_interval: u32,
     /// Non-zero: UDP checksums over IPv4 too.
     pub udp_checksum: u8,
+    /// Non-zero: send each stream's Exporting Process Reliability Statistics (RFC 7011
+    /// §4.3) as an options template and record, every template interval. Off by default
+    /// (VPP sends none); its template id is taken from the stream's ids when first sent.
+    pub reliability_options: u8,
 }
 
 impl Default for vpp_ipfix_exporter_config_t {
@@ -55,6 +61,7 @@ impl Default for vpp_ipfix_exporter_config_t {
             path_mtu: DEFAULT_PATH_MTU,
             template_interval: DEFAULT_TEMPLATE_INTERVAL,
             udp_checksum: 0,
+            reliability_options: 0,
         }
     }
 }
@@ -63,8 +70,8 @@ impl Default for vpp_ipfix_exporter_config_t {
 impl Default for ipfix_exporter_t {
     fn default() -> Self {
         ipfix_exporter_t {
-            reports: std::ptr::null_mut(),
-            streams: std::ptr::null_mut(),
+            reports: AtomicPtr::default(),
+            streams: AtomicPtr::default(),
             ipfix_collector: ip_address_t::default(),
             collector_port: DEFAULT_COLLECTOR_PORT,
             src_address: ip_address_t::default(),
@@ -88,6 +95,7 @@ pub struct ValidSettings {
     pub template_interval: u32,
     pub udp_checksum: u8,
     pub all_headers_size: u32,
+    pub reliability_options: bool,
 }
 
 impl vpp_ipfix_exporter_config_t {
@@ -132,6 +140,7 @@ impl vpp_ipfix_exporter_config_t {
             path_mtu,
             template_interval,
             udp_checksum: u8::from(self.udp_checksum != 0),
+            reliability_options: self.reliability_options != 0,
             all_headers_size: Framing {
                 is_ip6: self.collector.is_ip6(),
                 host_writes_ip_udp,

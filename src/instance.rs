@@ -15,6 +15,10 @@ pub const MAX_THREADS: u32 = 1024;
 /// The most exporters one instance can hold.
 pub const MAX_EXPORTERS: u32 = 64;
 
+// Workers share an instance: the model is readable from any thread, and mutable only
+// through `&mut` (configuration) or a worker's own per-thread state.
+static_assertions::assert_impl_all!(Instance: Send, Sync);
+
 /// An exporting process: up to `max_exporters` exporters, exporter 0 always present.
 pub struct Instance {
     /// C-visible, allocated once: a pointer to an exporter stays valid for the
@@ -147,6 +151,7 @@ impl Instance {
         self.flush_exporter(index);
         let resets = settings.resets(&self.exporters[i]);
         settings.apply(&mut self.exporters[i]);
+        self.state[i].reliability_options = settings.reliability_options;
         if resets {
             self.reports_reset(index)?;
         }
@@ -238,12 +243,12 @@ impl Instance {
         let i = index as usize;
         let s = &mut self.state[i];
         let exp = &mut self.exporters[i];
-        exp.reports = if s.reports.is_empty() {
+        *exp.reports.get_mut() = if s.reports.is_empty() {
             std::ptr::null_mut()
         } else {
             s.reports.as_mut_ptr()
         };
-        exp.streams = if s.streams.is_empty() {
+        *exp.streams.get_mut() = if s.streams.is_empty() {
             std::ptr::null_mut()
         } else {
             s.streams.as_mut_ptr()

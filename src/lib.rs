@@ -39,6 +39,7 @@
 //! # Ok::<(), vpp_ipfix::Error>(())
 //! ```
 
+pub mod api;
 pub mod counters;
 pub mod datapath;
 pub mod error;
@@ -46,6 +47,7 @@ pub mod exporter;
 pub mod ffi;
 pub mod instance;
 pub mod ops;
+pub mod options;
 pub mod packet;
 pub mod report;
 pub mod state;

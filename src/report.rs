@@ -1,12 +1,14 @@
 //! Reports and streams: VPP's `vnet_flow_report_add_del`, reports reset, stream reset and
 //! stream change, with VPP's return codes and template id rules.
 
+use std::sync::atomic::AtomicPtr;
+
 use crate::counters::{vpp_ipfix_counters_t, TemplateCounters, ThreadCounters};
 use crate::error::{Error, Result};
 use crate::exporter::{self, MAX_PATH_MTU};
 use crate::instance::Instance;
 use crate::packet::Framing;
-use crate::state::ReportState;
+use crate::state::{ReportState, StreamOptions};
 use crate::template;
 use crate::types::{
     flow_report_per_thread_t, flow_report_stream_t, flow_report_t, ipfix_report_element_t,
@@ -184,6 +186,7 @@ impl Instance {
             .try_reserve(1)
             .and_then(|_| st.report_state.try_reserve(1))
             .and_then(|_| st.streams.try_reserve(1))
+            .and_then(|_| st.stream_options.try_reserve(1))
             .map_err(|_| Error::VPP_IPFIX_ERROR_NO_MEMORY)?;
         let si = match stream {
             StreamLookup::Found(i) => i,
@@ -202,10 +205,12 @@ impl Instance {
                             next_template_no,
                             ..fresh
                         };
+                        st.stream_options[i] = StreamOptions::default();
                         i
                     }
                     None => {
                         st.streams.push(fresh);
+                        st.stream_options.push(StreamOptions::default());
                         st.streams.len() - 1
                     }
                 }
@@ -218,18 +223,18 @@ impl Instance {
         let fr = flow_report_t {
             template_id,
             data_record_size: wire_ipfix::record_len(&spec.fields).map_or(-1, |l| l as i32),
-            per_thread_data: state.per_thread.as_mut_ptr(),
+            per_thread_data: AtomicPtr::new(state.per_thread.as_mut_ptr()),
             stream_index: si as u32,
             update_rewrite: 1,
             opaque: spec.opaque,
             rewrite_callback: spec.rewrite_callback,
-            report_elements: if state.elements.is_empty() {
+            report_elements: AtomicPtr::new(if state.elements.is_empty() {
                 std::ptr::null_mut()
             } else {
                 state.elements.as_mut_ptr()
-            },
+            }),
             n_report_elements: state.elements.len() as u32,
-            stream_indexp: spec.stream_indexp,
+            stream_indexp: AtomicPtr::new(spec.stream_indexp),
             flow_data_callback: spec.flow_data_callback,
             ..Default::default()
         };
@@ -315,6 +320,9 @@ impl Instance {
         let fr = st.reports.remove(r);
         let rs = st.report_state.remove(r);
         st.retired.add(&rs.counters());
+        if let Some(o) = st.stream_options.get_mut(fr.stream_index as usize) {
+            o.retired.add(&rs.counters());
+        }
         if let Some(s) = st.streams.get_mut(fr.stream_index as usize) {
             s.n_reports = s.n_reports.saturating_sub(1);
             if s.n_reports == 0 {
@@ -335,6 +343,9 @@ impl Instance {
         for fr in st.reports.iter_mut() {
             fr.update_rewrite = 1;
             fr.last_template_sent = 0.0;
+        }
+        for o in st.stream_options.iter_mut() {
+            o.last_sent = 0.0;
         }
         Ok(())
     }
@@ -357,6 +368,9 @@ impl Instance {
         {
             fr.update_rewrite = 1;
             fr.last_template_sent = 0.0;
+        }
+        if let Some(o) = st.stream_options.get_mut(stream_index as usize) {
+            o.last_sent = 0.0;
         }
         Ok(())
     }

@@ -18,6 +18,25 @@ pub(crate) struct ExporterState {
     pub report_state: Vec<ReportState>,
     /// Counters of deleted reports, so exporter totals never go backwards.
     pub retired: vpp_ipfix_counters_t,
+    /// Send RFC 7011 §4.3 reliability statistics per stream (our setting, off for VPP).
+    pub reliability_options: bool,
+    /// Parallel to `streams`, same index.
+    pub stream_options: Vec<StreamOptions>,
+}
+
+/// A stream's reliability statistics (RFC 7011 §4.3): its options template and what its
+/// deleted reports and its options messages contributed.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct StreamOptions {
+    /// Taken from the stream's template ids the first time options are sent.
+    pub template_id: Option<u16>,
+    /// When the options template and record were last sent; 0 = never.
+    pub last_sent: f64,
+    /// Counters of the stream's deleted reports.
+    pub retired: vpp_ipfix_counters_t,
+    /// Options messages sent, and their bytes.
+    pub messages: u64,
+    pub octets: u64,
 }
 
 /// The library's side of one report.

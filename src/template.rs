@@ -113,6 +113,12 @@ impl Instance {
                 let next = fr.last_template_sent + interval - now;
                 round.next_due_in = round.next_due_in.min(next.max(0.0));
             }
+            let (sent, error) = self.send_due_options(e, now);
+            round.sent += sent;
+            if let Some(err) = error {
+                round.failed += 1;
+                round.last_error = Some(err);
+            }
         }
         round
     }
@@ -140,7 +146,7 @@ impl Instance {
         }
         if fr.update_rewrite != 0 || rs.rewrite.is_empty() {
             rs.rewrite = build(exp, framing, stream, fr.template_id, &rs.fields)?;
-            fr.rewrite = rs.rewrite.as_mut_ptr();
+            *fr.rewrite.get_mut() = rs.rewrite.as_mut_ptr();
             fr.update_rewrite = 0;
         }
         let len = rs.rewrite.len();

@@ -1,11 +1,15 @@
 //! The structs C callers read and write, with VPP's names, field order and meanings: the
 //! model's state itself, not a copy of it. Layouts are pinned here and in
 //! `ffi-tests/layout.c`.
+//!
+//! Pointer fields are `AtomicPtr` (the same layout as a C pointer; the header shows them
+//! as plain pointers) so the state can be shared between threads without `unsafe`:
+//! workers read them while only configuration, under the barrier, writes them.
 
 #![allow(non_camel_case_types)]
 
 use std::ffi::c_void;
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicPtr, AtomicU32};
 
 use static_assertions::{assert_eq_align, assert_eq_size, const_assert_eq};
 
@@ -106,9 +110,9 @@ pub const STREAM_FREE: u32 = u32::MAX;
 #[derive(Debug)]
 pub struct flow_report_per_thread_t {
     /// The embedder's buffer handle (a `vlib_buffer_t *` in VPP); NULL when none.
-    pub buffer: *mut c_void,
+    pub buffer: AtomicPtr<c_void>,
     /// The embedder's frame, kept for VPP's shim; the core does not use it.
-    pub frame: *mut c_void,
+    pub frame: AtomicPtr<c_void>,
     /// Where the next record goes, from the start of the packet (IP header).
     pub next_data_offset: u16,
     /// Data records in the packet so far.
@@ -124,14 +128,14 @@ pub struct flow_report_per_thread_t {
 #[derive(Debug)]
 pub struct flow_report_t {
     /// The template packet (IP + UDP + IPFIX header + template set); NULL until built.
-    pub rewrite: *mut u8,
+    pub rewrite: AtomicPtr<u8>,
     /// Template id, 256..65535, unique in its stream until the stream's ids wrap around
     /// after 65280 adds (VPP's numbering, kept).
     pub template_id: u16,
     /// Bytes per data record (sum of element sizes); -1 with variable-length elements.
     pub data_record_size: i32,
     /// One entry per thread (`n_threads` of them, main thread included).
-    pub per_thread_data: *mut flow_report_per_thread_t,
+    pub per_thread_data: AtomicPtr<flow_report_per_thread_t>,
     /// Index of this report's stream in the exporter's `streams`.
     pub stream_index: u32,
     /// When the template was last sent (embedder time); 0 = never.
@@ -139,17 +143,17 @@ pub struct flow_report_t {
     /// Non-zero when the template must be rebuilt before it is next sent.
     pub update_rewrite: i32,
     /// VPP's bitmap of fields to send; kept for callers, unused by the core.
-    pub fields_to_send: *mut usize,
+    pub fields_to_send: AtomicPtr<usize>,
     /// The owner's value; part of the report's identity.
     pub opaque: opaque_t,
     /// Part of the report's identity.
     pub rewrite_callback: vnet_flow_rewrite_callback_t,
     /// The report's elements (the library's own copy).
-    pub report_elements: *mut ipfix_report_element_t,
+    pub report_elements: AtomicPtr<ipfix_report_element_t>,
     /// Number of `report_elements`.
     pub n_report_elements: u32,
     /// Caller's pointer handed to its rewrite callback (VPP keeps it; so do we).
-    pub stream_indexp: *mut u32,
+    pub stream_indexp: AtomicPtr<u32>,
     /// Part of the report's identity.
     pub flow_data_callback: vnet_flow_data_callback_t,
 }
@@ -163,9 +167,9 @@ pub struct flow_report_t {
 #[derive(Debug)]
 pub struct ipfix_exporter_t {
     /// The exporter's reports.
-    pub reports: *mut flow_report_t,
+    pub reports: AtomicPtr<flow_report_t>,
     /// The exporter's streams (free slots have `domain_id == ~0`).
-    pub streams: *mut flow_report_stream_t,
+    pub streams: AtomicPtr<flow_report_stream_t>,
     /// Collector address; all zero disables the exporter.
     pub ipfix_collector: ip_address_t,
     /// Collector UDP port (default 4739).
@@ -334,19 +338,19 @@ impl ip_address_t {
 impl Default for flow_report_t {
     fn default() -> Self {
         flow_report_t {
-            rewrite: std::ptr::null_mut(),
+            rewrite: AtomicPtr::default(),
             template_id: 0,
             data_record_size: 0,
-            per_thread_data: std::ptr::null_mut(),
+            per_thread_data: AtomicPtr::default(),
             stream_index: 0,
             last_template_sent: 0.0,
             update_rewrite: 1,
-            fields_to_send: std::ptr::null_mut(),
+            fields_to_send: AtomicPtr::default(),
             opaque: opaque_t::default(),
             rewrite_callback: None,
-            report_elements: std::ptr::null_mut(),
+            report_elements: AtomicPtr::default(),
             n_report_elements: 0,
-            stream_indexp: std::ptr::null_mut(),
+            stream_indexp: AtomicPtr::default(),
             flow_data_callback: None,
         }
     }
@@ -355,8 +359,8 @@ impl Default for flow_report_t {
 impl Default for flow_report_per_thread_t {
     fn default() -> Self {
         flow_report_per_thread_t {
-            buffer: std::ptr::null_mut(),
-            frame: std::ptr::null_mut(),
+            buffer: AtomicPtr::default(),
+            frame: AtomicPtr::default(),
             next_data_offset: 0,
             n_data_records: 0,
             packet: PacketBuf::empty(),

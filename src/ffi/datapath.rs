@@ -2,6 +2,7 @@
 //! send. Many threads at once, each with its own thread index.
 
 use std::ffi::c_void;
+use std::sync::atomic::Ordering;
 
 use super::boundary::write_out;
 use super::instance::{vpp_ipfix_main_t, InsideDatapath};
@@ -31,7 +32,13 @@ unsafe fn with_thread<T>(
     // never resized) and `thread_index < n_threads` was checked by `data_path`; only this
     // thread touches its entry while no configuration runs (the contract), so this is the
     // one live reference to it.
-    let ptd = unsafe { &mut *dp.report.per_thread_data.add(thread_index as usize) };
+    let ptd = unsafe {
+        &mut *dp
+            .report
+            .per_thread_data
+            .load(Ordering::Relaxed)
+            .add(thread_index as usize)
+    };
     f(&dp, ptd)
 }
 

@@ -32,6 +32,10 @@ pub struct PacketBuf {
 // moves that exclusive access with it, as for a `Box<[u8]>`.
 unsafe impl Send for PacketBuf {}
 
+// SAFETY: a shared `&PacketBuf` only reads (`bytes`, `capacity`, `as_ptr`); writing
+// needs `&mut`. So sharing it between threads is like sharing a `&[u8]`.
+unsafe impl Sync for PacketBuf {}
+
 impl Default for PacketBuf {
     fn default() -> Self {
         PacketBuf::empty()
