@@ -469,7 +469,8 @@ typedef struct vpp_ipfix_counters_t {
    */
   uint64_t data_records;
   /*
-   Bytes of those packets, IP header included.
+   Bytes of those packets as the library built them: from the IP header, or from the
+   IPFIX message header when the host writes IP and UDP (a UDP socket).
    */
   uint64_t bytes;
   /*
@@ -481,7 +482,8 @@ typedef struct vpp_ipfix_counters_t {
    */
   uint64_t alloc_failures;
   /*
-   Packets the embedder refused or that were discarded (their records are lost).
+   Data and template packets the host refused or failed to deliver, or that were
+   discarded (their records are lost).
    */
   uint64_t dropped_packets;
   /*
@@ -582,6 +584,34 @@ typedef struct vpp_ipfix_ops_t {
    */
   double (*now)(void *ctx);
 } vpp_ipfix_ops_t;
+
+/*
+ Where a standalone instance sends its packets (`vpp_ipfix_main_create_standalone`).
+ */
+typedef struct vpp_ipfix_standalone_config_t {
+  /*
+   Exporting threads (1..1024), each calling the per-thread functions with its index.
+   */
+  uint32_t n_threads;
+  /*
+   Exporter slots; 0 = VPP's 5.
+   */
+  uint32_t max_exporters;
+  /*
+   Non-zero: send over UDP sockets to each exporter's collector, from its source
+   address and each stream's source port (the kernel writes IP and UDP).
+   */
+  uint8_t udp;
+  /*
+   A pcap file to write every packet to, with the IP and UDP headers it leaves with;
+   NULL for none.
+   */
+  const char *pcap_path;
+  /*
+   An RFC 5655 IPFIX file (the messages, one after another); NULL for none.
+   */
+  const char *ipfix_file_path;
+} vpp_ipfix_standalone_config_t;
 
 /*
  VPP's `vnet_flow_report_add_del_args_t`: the arguments of a report add or delete.
@@ -844,14 +874,26 @@ int32_t vpp_ipfix_main_create_pcap(const char *path,
                                    struct vpp_ipfix_main_t **main_out);
 
 /*
+ Creates an instance that exports without VPP: over UDP and/or to files, as `config`
+ says (at least one output), with the system clock. Send errors never stop export:
+ they are counted, and packets the kernel refused show as dropped in the exporter's
+ counters. Workers call `vpp_ipfix_thread_flush_idle` from their loop: it also sends
+ their batched datagrams. -73 for no output, -7 when a file cannot be created.
+ */
+int32_t vpp_ipfix_main_create_standalone(const struct vpp_ipfix_standalone_config_t *config,
+                                         struct vpp_ipfix_main_t **main_out);
+
+/*
  Sends every packet under construction, then frees the instance and everything it
- holds. NULL is ignored. No thread may use the instance during or after the call.
+ holds (files are written to disk). NULL is ignored. No thread may use the instance
+ during or after the call.
  */
 void vpp_ipfix_main_destroy(struct vpp_ipfix_main_t *main);
 
 /*
  Sends every packet under construction on every thread, of every exporter (VPP's
- `ipfix flush`), and flushes a pcap file to disk. Workers quiesced.
+ `ipfix flush`), the host's batches, and writes output files to disk. Workers
+ quiesced.
  */
 int32_t vpp_ipfix_flush(struct vpp_ipfix_main_t *main);
 

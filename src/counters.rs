@@ -13,13 +13,15 @@ pub struct vpp_ipfix_counters_t {
     pub packets: u64,
     /// Data records in those packets.
     pub data_records: u64,
-    /// Bytes of those packets, IP header included.
+    /// Bytes of those packets as the library built them: from the IP header, or from the
+    /// IPFIX message header when the host writes IP and UDP (a UDP socket).
     pub bytes: u64,
     /// Template packets handed to the embedder.
     pub templates: u64,
     /// Buffers the embedder could not allocate.
     pub alloc_failures: u64,
-    /// Packets the embedder refused or that were discarded (their records are lost).
+    /// Data and template packets the host refused or failed to deliver, or that were
+    /// discarded (their records are lost).
     pub dropped_packets: u64,
     /// Data records in dropped packets.
     pub dropped_records: u64,

@@ -135,6 +135,10 @@ impl Instance {
                 self.flush_exporter(e);
             }
         }
+        for t in 0..self.n_threads {
+            self.embedder.flush(t);
+        }
+        self.embedder.sync();
     }
 }
 

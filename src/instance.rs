@@ -215,7 +215,9 @@ impl Instance {
         let lost = self.embedder.lost(index);
         total.packets = total.packets.saturating_sub(lost.packets);
         total.data_records = total.data_records.saturating_sub(lost.records);
-        total.dropped_packets += lost.packets;
+        total.bytes = total.bytes.saturating_sub(lost.bytes);
+        total.templates = total.templates.saturating_sub(lost.templates);
+        total.dropped_packets += lost.packets + lost.templates;
         total.dropped_records += lost.records;
         Ok(total)
     }

@@ -85,19 +85,26 @@ pub trait Embedder: Send + Sync {
     /// after its flush calls; hosts that send at once need not implement it.
     fn flush(&self, _thread_index: u32) {}
 
-    /// Packets of `exporter_index`, and their data records, that the host took (enqueue
-    /// returned Ok) and later failed to deliver, so the exporter's counters say them
-    /// dropped, not sent.
+    /// Packets of `exporter_index` that the host took (enqueue returned Ok) and later
+    /// failed to deliver, so the exporter's counters say them dropped, not sent.
     fn lost(&self, _exporter_index: u32) -> Lost {
         Lost::default()
     }
+
+    /// Writes what the host buffers to stable storage (files); called on flush and
+    /// shutdown.
+    fn sync(&self) {}
 }
 
 /// Packets a host failed to deliver after taking them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Lost {
+    /// Data packets, their data records and bytes.
     pub packets: u64,
     pub records: u64,
+    pub bytes: u64,
+    /// Template (and options) packets.
+    pub templates: u64,
 }
 
 /// A shared embedder (the caller keeps a handle to read what it did).
@@ -132,5 +139,8 @@ impl<E: Embedder + ?Sized> Embedder for std::sync::Arc<E> {
     }
     fn lost(&self, exporter_index: u32) -> Lost {
         (**self).lost(exporter_index)
+    }
+    fn sync(&self) {
+        (**self).sync()
     }
 }

@@ -120,6 +120,9 @@ impl Instance {
                 round.last_error = Some(err);
             }
         }
+        // A batching host would otherwise hold the templates until thread 0 next sends
+        // data, letting other threads' data reach the collector first (RFC 7011 §8.2).
+        self.embedder.flush(0);
         round
     }
 

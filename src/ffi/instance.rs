@@ -1,18 +1,17 @@
-//! The library instance for C: create it with a host (ops table, or a pcap file), destroy
-//! it, flush it, send due templates; and `vpp_ipfix_strerror`.
+//! The library instance for C: create it with a host (ops table, pcap file, or standalone
+//! UDP and files), destroy it, flush it, send due templates; and `vpp_ipfix_strerror`.
 
 #![allow(non_camel_case_types)]
 
 use std::ffi::{c_char, CStr};
-use std::path::Path;
-use std::sync::Arc;
+use std::path::PathBuf;
 
 use super::boundary::{code, write_out};
 use super::c_ops::{vpp_ipfix_ops_t, CEmbedder};
 use crate::error::Error;
 use crate::instance::Instance;
 use crate::ops::Embedder;
-use crate::transport::PcapWriter;
+use crate::transport::{PcapWriter, StandaloneConfig, StandaloneHost};
 
 /// One exporting process: its exporters, reports, streams and per-thread buffers, and its
 /// host. Opaque. Created by `vpp_ipfix_main_create*`, freed by `vpp_ipfix_main_destroy`.
@@ -24,17 +23,15 @@ use crate::transport::PcapWriter;
 /// its own thread index, never two threads with the same index.
 pub struct vpp_ipfix_main_t {
     pub(crate) instance: Instance,
-    pcap: Option<Arc<PcapWriter>>,
     /// Threads inside a per-thread call (debug builds check the barrier rule with it).
     #[cfg(debug_assertions)]
     threads_inside: std::sync::atomic::AtomicU32,
 }
 
 impl vpp_ipfix_main_t {
-    fn new(instance: Instance, pcap: Option<Arc<PcapWriter>>) -> Self {
+    fn new(instance: Instance) -> Self {
         vpp_ipfix_main_t {
             instance,
-            pcap,
             #[cfg(debug_assertions)]
             threads_inside: std::sync::atomic::AtomicU32::new(0),
         }
@@ -43,7 +40,7 @@ impl vpp_ipfix_main_t {
     /// Hands a Rust-built instance to C (Rust hosts, tests); free it with
     /// `vpp_ipfix_main_destroy`.
     pub fn into_raw(instance: Instance) -> *mut vpp_ipfix_main_t {
-        Box::into_raw(Box::new(vpp_ipfix_main_t::new(instance, None)))
+        Box::into_raw(Box::new(vpp_ipfix_main_t::new(instance)))
     }
 }
 
@@ -125,12 +122,11 @@ fn create(
     embedder: Box<dyn Embedder>,
     n_threads: u32,
     max_exporters: u32,
-    pcap: Option<Arc<PcapWriter>>,
     main_out: *mut *mut vpp_ipfix_main_t,
 ) -> i32 {
     match Instance::new(embedder, n_threads, max_exporters) {
         Ok(instance) => {
-            let main = Box::into_raw(Box::new(vpp_ipfix_main_t::new(instance, pcap)));
+            let main = Box::into_raw(Box::new(vpp_ipfix_main_t::new(instance)));
             // SAFETY: checked non-null by the callers; valid for writes by contract.
             unsafe { main_out.write(main) };
             0
@@ -156,7 +152,7 @@ pub extern "C" fn vpp_ipfix_main_create(
         let Some(embedder) = CEmbedder::new(unsafe { &*ops }) else {
             return Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT.code();
         };
-        create(Box::new(embedder), n_threads, max_exporters, None, main_out)
+        create(Box::new(embedder), n_threads, max_exporters, main_out)
     }
 }
 
@@ -174,21 +170,94 @@ pub extern "C" fn vpp_ipfix_main_create_pcap(
     ffi_boundary! {
         check_not_null!(path, main_out);
         // SAFETY: non-null; the caller passes a NUL-terminated string.
-        let Ok(path) = unsafe { CStr::from_ptr(path) }.to_str() else {
-            return Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT.code();
-        };
+        let path = try_code!(unsafe { c_path(path) });
         // Refuse bad sizes before the file is created (or an old one truncated).
         try_code!(Instance::check_sizes(n_threads, max_exporters));
-        let Ok(writer) = PcapWriter::create(Path::new(path)) else {
+        let Ok(writer) = PcapWriter::create(&path) else {
             return Error::VPP_IPFIX_ERROR_INVALID_VALUE.code();
         };
-        let writer = Arc::new(writer);
-        create(Box::new(writer.clone()), n_threads, max_exporters, Some(writer), main_out)
+        create(Box::new(writer), n_threads, max_exporters, main_out)
     }
 }
 
+/// Where a standalone instance sends its packets (`vpp_ipfix_main_create_standalone`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct vpp_ipfix_standalone_config_t {
+    /// Exporting threads (1..1024), each calling the per-thread functions with its index.
+    pub n_threads: u32,
+    /// Exporter slots; 0 = VPP's 5.
+    pub max_exporters: u32,
+    /// Non-zero: send over UDP sockets to each exporter's collector, from its source
+    /// address and each stream's source port (the kernel writes IP and UDP).
+    pub udp: u8,
+    /// A pcap file to write every packet to, with the IP and UDP headers it leaves with;
+    /// NULL for none.
+    pub pcap_path: *const c_char,
+    /// An RFC 5655 IPFIX file (the messages, one after another); NULL for none.
+    pub ipfix_file_path: *const c_char,
+}
+
+/// Creates an instance that exports without VPP: over UDP and/or to files, as `config`
+/// says (at least one output), with the system clock. Send errors never stop export:
+/// they are counted, and packets the kernel refused show as dropped in the exporter's
+/// counters. Workers call `vpp_ipfix_thread_flush_idle` from their loop: it also sends
+/// their batched datagrams. -73 for no output, -7 when a file cannot be created.
+#[no_mangle]
+pub extern "C" fn vpp_ipfix_main_create_standalone(
+    config: *const vpp_ipfix_standalone_config_t,
+    main_out: *mut *mut vpp_ipfix_main_t,
+) -> i32 {
+    ffi_boundary! {
+        check_not_null!(config, main_out);
+        // SAFETY: non-null and readable (contract).
+        let c = unsafe { *config };
+        try_code!(Instance::check_sizes(c.n_threads, c.max_exporters));
+        // SAFETY: each NULL or a NUL-terminated string (contract).
+        let (pcap, ipfix_file) = unsafe { (c_path_opt(c.pcap_path), c_path_opt(c.ipfix_file_path)) };
+        let host_config = StandaloneConfig {
+            n_threads: c.n_threads,
+            udp: c.udp != 0,
+            pcap: try_code!(pcap),
+            ipfix_file: try_code!(ipfix_file),
+        };
+        if !host_config.udp && host_config.pcap.is_none() && host_config.ipfix_file.is_none() {
+            return Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT.code();
+        }
+        let Ok(host) = StandaloneHost::new(&host_config) else {
+            return Error::VPP_IPFIX_ERROR_INVALID_VALUE.code();
+        };
+        create(Box::new(host), c.n_threads, c.max_exporters, main_out)
+    }
+}
+
+/// A path from C.
+///
+/// # Safety
+/// `p` is a NUL-terminated string.
+unsafe fn c_path(p: *const c_char) -> Result<PathBuf, Error> {
+    // SAFETY: per the function's contract.
+    let s = unsafe { CStr::from_ptr(p) };
+    s.to_str()
+        .map(PathBuf::from)
+        .map_err(|_| Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT)
+}
+
+/// An optional path from C (NULL = none).
+///
+/// # Safety
+/// `p` is NULL or a NUL-terminated string.
+unsafe fn c_path_opt(p: *const c_char) -> Result<Option<PathBuf>, Error> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: per the function's contract.
+    unsafe { c_path(p) }.map(Some)
+}
+
 /// Sends every packet under construction, then frees the instance and everything it
-/// holds. NULL is ignored. No thread may use the instance during or after the call.
+/// holds (files are written to disk). NULL is ignored. No thread may use the instance
+/// during or after the call.
 #[no_mangle]
 pub extern "C" fn vpp_ipfix_main_destroy(main: *mut vpp_ipfix_main_t) {
     ffi_boundary! {
@@ -198,25 +267,18 @@ pub extern "C" fn vpp_ipfix_main_destroy(main: *mut vpp_ipfix_main_t) {
         // SAFETY: non-null, from `vpp_ipfix_main_create*`, destroyed once (contract).
         let mut main = unsafe { Box::from_raw(main) };
         main.instance.flush_all();
-        if let Some(p) = &main.pcap {
-            let _ = p.flush_to_disk();
-        }
     }
 }
 
 /// Sends every packet under construction on every thread, of every exporter (VPP's
-/// `ipfix flush`), and flushes a pcap file to disk. Workers quiesced.
+/// `ipfix flush`), the host's batches, and writes output files to disk. Workers
+/// quiesced.
 #[no_mangle]
 pub extern "C" fn vpp_ipfix_flush(main: *mut vpp_ipfix_main_t) -> i32 {
     ffi_boundary! {
         // SAFETY: NULL or a live instance, workers quiesced (contract).
         let m = try_code!(unsafe { main_mut(main) });
         m.instance.flush_all();
-        if let Some(p) = &m.pcap {
-            if p.flush_to_disk().is_err() {
-                return Error::VPP_IPFIX_ERROR_ENQUEUE_FAILED.code();
-            }
-        }
         0
     }
 }

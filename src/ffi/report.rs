@@ -286,7 +286,9 @@ pub extern "C" fn vpp_ipfix_template_send(
         // SAFETY: a live instance, workers quiesced (contract).
         let inst = try_code!(unsafe { instance_mut(main) });
         let now = inst.embedder().now();
-        code(inst.send_template(exporter_index, report_index, now))
+        let sent = inst.send_template(exporter_index, report_index, now);
+        inst.embedder().flush(0);
+        code(sent)
     }
 }
 

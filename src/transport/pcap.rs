@@ -128,6 +128,12 @@ impl Embedder for PcapWriter {
     fn now(&self) -> f64 {
         system_now()
     }
+
+    fn sync(&self) {
+        if self.flush_to_disk().is_err() {
+            self.write_errors.fetch_add(1, Relaxed);
+        }
+    }
 }
 
 #[cfg(test)]

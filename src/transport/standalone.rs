@@ -325,6 +325,11 @@ impl Embedder for StandaloneHost {
             .as_ref()
             .map_or(Lost::default(), |u| u.lost(exporter_index))
     }
+
+    fn sync(&self) {
+        // Errors are counted by the outputs (`write_errors`).
+        let _ = self.flush_all();
+    }
 }
 
 #[cfg(test)]

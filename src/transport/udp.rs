@@ -29,10 +29,11 @@ pub struct UdpStats {
     pub datagrams_sent: u64,
     /// Their bytes: IPFIX messages, without the IP and UDP headers the kernel adds.
     pub bytes_sent: u64,
-    /// Data packets not sent, and their data records (what `Embedder::lost` reports).
+    /// Data packets not sent, their data records and bytes, and template packets not
+    /// sent (what `Embedder::lost` reports).
     pub lost_packets: u64,
     pub lost_records: u64,
-    /// Template packets not sent (the exporter's counters have no place for them).
+    pub lost_bytes: u64,
     pub lost_templates: u64,
     /// Why datagrams were lost, one count per lost datagram: ECONNREFUSED (no collector
     /// listening), ENOBUFS or EAGAIN (queues full), EHOSTUNREACH or ENETUNREACH, no
@@ -51,6 +52,7 @@ impl UdpStats {
         self.bytes_sent += o.bytes_sent;
         self.lost_packets += o.lost_packets;
         self.lost_records += o.lost_records;
+        self.lost_bytes += o.lost_bytes;
         self.lost_templates += o.lost_templates;
         self.refused += o.refused;
         self.no_buffers += o.no_buffers;
@@ -81,6 +83,7 @@ struct ExporterCounters {
     bytes_sent: AtomicU64,
     lost_packets: AtomicU64,
     lost_records: AtomicU64,
+    lost_bytes: AtomicU64,
     lost_templates: AtomicU64,
     refused: AtomicU64,
     no_buffers: AtomicU64,
@@ -105,6 +108,7 @@ impl ExporterCounters {
         } else {
             bump(&self.lost_packets, 1);
             bump(&self.lost_records, u64::from(p.records));
+            bump(&self.lost_bytes, p.len as u64);
         }
         bump(
             match kind {
@@ -124,6 +128,7 @@ impl ExporterCounters {
             bytes_sent: self.bytes_sent.load(Relaxed),
             lost_packets: self.lost_packets.load(Relaxed),
             lost_records: self.lost_records.load(Relaxed),
+            lost_bytes: self.lost_bytes.load(Relaxed),
             lost_templates: self.lost_templates.load(Relaxed),
             refused: self.refused.load(Relaxed),
             no_buffers: self.no_buffers.load(Relaxed),
@@ -293,12 +298,14 @@ impl UdpSender {
         }
     }
 
-    /// Data packets of `exporter_index`, and their records, that were not sent.
+    /// Packets of `exporter_index` that were not sent.
     pub fn lost(&self, exporter_index: u32) -> Lost {
         let s = self.stats(exporter_index);
         Lost {
             packets: s.lost_packets,
             records: s.lost_records,
+            bytes: s.lost_bytes,
+            templates: s.lost_templates,
         }
     }
 
@@ -584,7 +591,9 @@ mod tests {
             udp.lost(3),
             Lost {
                 packets: 100,
-                records: 700
+                records: 700,
+                bytes: 400,
+                templates: 1,
             }
         );
         let attempts_allowed = 1 + started.elapsed().as_secs();
