@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "test_check.h"
+#include "test_fixture.h"
 #include "test_host.h"
 
 #define N_THREADS  2
@@ -27,45 +28,12 @@ static ipfix_report_element_t small_elts[SMALL_N_ELTS] = {
   { 10, 4 }, { 14, 4 }, { 8, 4 }, { 1, 8 }, { 4, 1 },
 };
 
-typedef struct
-{
-  test_host_t *host;
-  vpp_ipfix_main_t *main;
-} fixture_t;
-
-/* A fresh host and instance (two threads, VPP's five exporters). 0 when
-   ready. */
+/* A fresh host and instance (N_THREADS threads, VPP's five exporters). 0
+   when ready. */
 static int
 fixture_init (fixture_t *f)
 {
-  vpp_ipfix_ops_t ops;
-  int rv;
-
-  f->main = NULL;
-  f->host = test_host_create ();
-  CHECK_NOT_NULL (f->host);
-  if (!f->host)
-    return -1;
-  ops = test_host_ops (f->host);
-  rv = vpp_ipfix_main_create (&ops, N_THREADS, 0, &f->main);
-  CHECK_EQ (rv, 0);
-  CHECK_NOT_NULL (f->main);
-  if (rv || !f->main)
-    {
-      test_host_destroy (f->host);
-      return -1;
-    }
-  return 0;
-}
-
-/* Destroys the instance and checks the host saw no leak and no misuse. */
-static void
-fixture_fini (fixture_t *f)
-{
-  vpp_ipfix_main_destroy (f->main);
-  CHECK_UEQ (test_host_live_buffers (f->host), 0);
-  CHECK_UEQ (test_host_errors (f->host), 0);
-  test_host_destroy (f->host);
+  return fixture_init_threads (f, N_THREADS);
 }
 
 /* Exporter settings: collector 127.0.0.1, source 127.0.0.2, VPP's defaults

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "test_check.h"
+#include "test_fixture.h"
 #include "test_host.h"
 
 #define N_THREADS  2
@@ -23,42 +24,12 @@ static ipfix_report_element_t fp_elts[FP_N_ELTS] = {
   { 12, 4 }, { 4, 1 },	{ 1, 8 },  { 7, 2 }, { 11, 2 },	 { 6, 2 },
 };
 
-typedef struct
-{
-  test_host_t *host;
-  vpp_ipfix_main_t *main;
-} fixture_t;
-
+/* A fresh host and instance (N_THREADS threads, VPP's five exporters). 0
+   when ready. */
 static int
 fixture_init (fixture_t *f)
 {
-  vpp_ipfix_ops_t ops;
-  int rv;
-
-  f->main = NULL;
-  f->host = test_host_create ();
-  CHECK_NOT_NULL (f->host);
-  if (!f->host)
-    return -1;
-  ops = test_host_ops (f->host);
-  rv = vpp_ipfix_main_create (&ops, N_THREADS, 0, &f->main);
-  CHECK_EQ (rv, 0);
-  if (rv || !f->main)
-    {
-      test_host_destroy (f->host);
-      return -1;
-    }
-  return 0;
-}
-
-/* Destroys the instance; nothing may be left allocated. */
-static void
-fixture_fini (fixture_t *f)
-{
-  vpp_ipfix_main_destroy (f->main);
-  CHECK_UEQ (test_host_live_buffers (f->host), 0);
-  CHECK_UEQ (test_host_errors (f->host), 0);
-  test_host_destroy (f->host);
+  return fixture_init_threads (f, N_THREADS);
 }
 
 static vpp_ipfix_exporter_config_t

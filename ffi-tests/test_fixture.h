@@ -1,0 +1,51 @@
+/* test_fixture.h: the host and instance every self-checking test starts from,
+   and the leak and misuse checks it ends with. */
+
+#ifndef TEST_FIXTURE_H
+#define TEST_FIXTURE_H
+
+#include "test_check.h"
+#include "test_host.h"
+
+typedef struct
+{
+  test_host_t *host;
+  vpp_ipfix_main_t *main;
+} fixture_t;
+
+/* A fresh in-memory host and an instance on it with n_threads threads and
+   VPP's five exporters. 0 when ready. */
+static inline int
+fixture_init_threads (fixture_t *f, uint32_t n_threads)
+{
+  vpp_ipfix_ops_t ops;
+  int rv;
+
+  f->main = NULL;
+  f->host = test_host_create ();
+  CHECK_NOT_NULL (f->host);
+  if (!f->host)
+    return -1;
+  ops = test_host_ops (f->host);
+  rv = vpp_ipfix_main_create (&ops, n_threads, 0, &f->main);
+  CHECK_EQ (rv, 0);
+  CHECK_NOT_NULL (f->main);
+  if (rv || !f->main)
+    {
+      test_host_destroy (f->host);
+      return -1;
+    }
+  return 0;
+}
+
+/* Destroys the instance and checks the host saw no leak and no misuse. */
+static inline void
+fixture_fini (fixture_t *f)
+{
+  vpp_ipfix_main_destroy (f->main);
+  CHECK_UEQ (test_host_live_buffers (f->host), 0);
+  CHECK_UEQ (test_host_errors (f->host), 0);
+  test_host_destroy (f->host);
+}
+
+#endif /* TEST_FIXTURE_H */
