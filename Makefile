@@ -97,3 +97,13 @@ install: $(RELEASE_SO) $(RELEASE_A)
 uninstall:
 	@test -n "$(VERSION_PATCH)" || { echo "uninstall: no version in Cargo.toml" >&2; exit 1; }
 	rm -f $(INSTALLED)
+
+# Benchmarks (issue 4): builds the release library and the benchmarks, counts
+# instructions under callgrind, times every case, and prints the table of
+# docs/performance.md (also written to target/bench/table.md). Needs valgrind, and
+# libfixbuf-dev for the libfixbuf row. BENCH_ARGS passes options to benches/run.sh:
+# --runs R, --records N, --only SUBSTRING, --no-instr. Criterion alone:
+# `cargo bench --bench rust_api`.
+.PHONY: bench
+bench: setup
+	benches/run.sh $(BENCH_ARGS)

@@ -763,6 +763,24 @@ int32_t vpp_ipfix_record_append(const struct vpp_ipfix_main_t *main,
                                 size_t len);
 
 /*
+ Copies `n_records` records of `record_size` bytes each, one after another at
+ `records`, into the thread's packets: as `vpp_ipfix_record_append` for each in turn,
+ but with one copy for all the records that go into the same packet. Writes how many
+ went in to `*appended_out` (may be NULL): all of them, unless an error stopped it
+ (the records before it are in; the code says why, as for `vpp_ipfix_record_append`).
+ -73 for `record_size` 0 (or a total past the address space); nothing is done for
+ `n_records` 0, when `records` may be NULL.
+ */
+int32_t vpp_ipfix_records_append(const struct vpp_ipfix_main_t *main,
+                                 uint32_t exporter_index,
+                                 uint32_t report_index,
+                                 uint32_t thread_index,
+                                 const uint8_t *records,
+                                 uint16_t record_size,
+                                 size_t n_records,
+                                 size_t *appended_out);
+
+/*
  Sends thread `thread_index`'s packets, of every report of every exporter, that hold
  records and were started at least `max_age` seconds ago (0: all of them). A worker
  calls it from its loop so records never wait forever in a quiet thread (VPP's core

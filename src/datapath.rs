@@ -3,6 +3,7 @@
 //! per packet (the stream's sequence number).
 
 use std::ffi::c_void;
+use std::ops::Range;
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::counters::ThreadCounters;
@@ -30,28 +31,94 @@ pub struct DataPath<'a> {
 
 impl Instance {
     /// Checks (exporter, report, thread) and gathers the worker's view.
+    #[inline]
     pub fn data_path(
         &self,
         exporter_index: u32,
         r: u32,
         thread_index: u32,
     ) -> Result<DataPath<'_>> {
-        self.check_report(exporter_index, r)?;
-        if thread_index >= self.n_threads {
-            return Err(Error::VPP_IPFIX_ERROR_INVALID_WORKER);
+        match self.try_data_path(exporter_index, r, thread_index) {
+            Some(dp) => Ok(dp),
+            None => Err(self.data_path_error(exporter_index, r, thread_index)),
         }
-        let st = &self.state[exporter_index as usize];
-        let report = &st.reports[r as usize];
-        Ok(DataPath {
-            exp: &self.exporters[exporter_index as usize],
+    }
+
+    /// `data_path`'s lookups, each index checked once.
+    #[inline]
+    fn try_data_path(
+        &self,
+        exporter_index: u32,
+        r: u32,
+        thread_index: u32,
+    ) -> Option<DataPath<'_>> {
+        let report = self.hot_report(exporter_index, r, thread_index)?;
+        let st = self.state.get(exporter_index as usize)?;
+        let exp = self.exporters.get(exporter_index as usize)?;
+        Some(DataPath {
+            exp,
             report,
-            stream: stream_of(&st.streams, report)?,
-            counters: &st.report_state[r as usize].thread_counters[thread_index as usize],
+            stream: st.streams.get(report.stream_index as usize)?,
+            counters: st
+                .report_state
+                .get(r as usize)?
+                .thread_counters
+                .get(thread_index as usize)?,
             embedder: self.embedder.as_ref(),
-            framing: self.framing(exporter_index),
+            framing: Framing::new(exp, self.host_writes_ip_udp),
             exporter_index,
             thread_index,
         })
+    }
+
+    /// Why `try_data_path` found nothing, in the order the checks are documented: the
+    /// exporter and report, the thread, the report's stream.
+    #[cold]
+    fn data_path_error(&self, exporter_index: u32, r: u32, thread_index: u32) -> Error {
+        if let Err(e) = self.check_report(exporter_index, r) {
+            return e;
+        }
+        if thread_index >= self.n_threads {
+            return Error::VPP_IPFIX_ERROR_INVALID_WORKER;
+        }
+        Error::VPP_IPFIX_ERROR_INVALID_VALUE
+    }
+
+    /// The report that `data_path` would give for (exporter, report, thread), found with
+    /// its checks and nothing else (no `DataPath` is built); `None` wherever `data_path`
+    /// fails, which then says why. Loads and comparisons only, nothing that can panic:
+    /// the per-record fast paths of the C ABI start here.
+    #[inline(always)]
+    pub fn hot_report(
+        &self,
+        exporter_index: u32,
+        r: u32,
+        thread_index: u32,
+    ) -> Option<&flow_report_t> {
+        if thread_index >= self.n_threads {
+            return None;
+        }
+        let st = self.state.get(exporter_index as usize)?;
+        // An exporter slot not in use has no reports (deleting an exporter deletes
+        // them), so the report lookup also checks `in_use`.
+        let report = st.reports.get(r as usize)?;
+        if report.stream_index as usize >= st.streams.len() {
+            return None;
+        }
+        Some(report)
+    }
+
+    /// The C-visible exporter at `index`, in use or not (for the fast paths, after
+    /// `hot_report` checked it).
+    #[inline(always)]
+    pub fn exporter_slot(&self, index: u32) -> Option<&ipfix_exporter_t> {
+        self.exporters.get(index as usize)
+    }
+
+    /// True when the host writes IP and UDP headers (a UDP socket).
+    #[inline(always)]
+    pub fn host_writes_ip_udp(&self) -> bool {
+        self.host_writes_ip_udp
     }
 
     /// Runs `f` with the worker's view and its per-thread state: the safe, exclusive form
@@ -152,6 +219,32 @@ fn stream_of<'a>(
         .ok_or(Error::VPP_IPFIX_ERROR_INVALID_VALUE)
 }
 
+/// The fast path of [`DataPath::reserve`]: where a record of `size` bytes goes in the
+/// thread's current packet, counted as written, when the packet exists and the record
+/// fits in it (path MTU and buffer) as `reserve` would place it. `None`, with nothing
+/// changed, in every other case, which `reserve`'s full path handles: no packet yet, a
+/// full one, size 0, offsets moved out of place by hand.
+#[inline(always)]
+pub fn room_in_current(
+    exp: &ipfix_exporter_t,
+    host_writes_ip_udp: bool,
+    ptd: &mut flow_report_per_thread_t,
+    size: u16,
+) -> Option<Range<usize>> {
+    if ptd.packet.is_empty() || size == 0 || ptd.n_data_records == u16::MAX {
+        return None;
+    }
+    let (headers, limit) = Framing::new(exp, host_writes_ip_udp).record_bounds(exp.path_mtu);
+    let at = usize::from(ptd.next_data_offset);
+    let end = at + usize::from(size);
+    if at < headers || end > limit || end > ptd.packet.capacity() as usize {
+        return None;
+    }
+    ptd.next_data_offset = end as u16;
+    ptd.n_data_records += 1;
+    Some(at..end)
+}
+
 /// Frees a per-thread buffer without sending it; returns the records it held.
 pub fn discard(
     embedder: &dyn Embedder,
@@ -221,6 +314,23 @@ impl DataPath<'_> {
         ptd: &'p mut flow_report_per_thread_t,
         size: u16,
     ) -> Result<&'p mut [u8]> {
+        if let Some(room) = room_in_current(self.exp, self.framing.host_writes_ip_udp, ptd, size) {
+            return ptd
+                .packet
+                .bytes_mut()
+                .get_mut(room)
+                .ok_or(Error::VPP_IPFIX_ERROR_BUFFER_TOO_SMALL);
+        }
+        self.reserve_slow(ptd, size)
+    }
+
+    /// `reserve` when the record does not go straight into the current packet.
+    #[inline(never)]
+    fn reserve_slow<'p>(
+        &self,
+        ptd: &'p mut flow_report_per_thread_t,
+        size: u16,
+    ) -> Result<&'p mut [u8]> {
         let limit = self.framing.max_len(self.exp.path_mtu);
         let size = usize::from(size);
         if size == 0 {
@@ -255,6 +365,56 @@ impl DataPath<'_> {
             u16::try_from(record.len()).map_err(|_| Error::VPP_IPFIX_ERROR_RECORD_TOO_BIG)?;
         self.reserve(ptd, size)?.copy_from_slice(record);
         Ok(())
+    }
+
+    /// Copies `records`, consecutive records of `size` bytes each, into the thread's
+    /// packets: as many as fit go into the current packet with one copy, then the full
+    /// packet is sent and the next one started, as `append` does one record at a time.
+    /// Returns how many records went in: all of them, unless an error stopped it (the
+    /// records before it are in, and `Err` says why).
+    /// `VPP_IPFIX_ERROR_INVALID_ARGUMENT` for size 0 or a length that is not a whole
+    /// number of records (nothing is appended).
+    pub fn append_records(
+        &self,
+        ptd: &mut flow_report_per_thread_t,
+        records: &[u8],
+        size: u16,
+    ) -> (usize, Result<()>) {
+        let size_bytes = usize::from(size);
+        if size == 0 || !records.len().is_multiple_of(size_bytes) {
+            return (0, Err(Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT));
+        }
+        let (_, limit) = self.framing.record_bounds(self.exp.path_mtu);
+        let mut rest = records;
+        let mut done = 0;
+        while let Some((first, after)) = rest.split_at_checked(size_bytes) {
+            // The first record the way `append` puts it: this sends a full packet and
+            // takes a new buffer when needed.
+            match self.reserve(ptd, size) {
+                Ok(room) => room.copy_from_slice(first),
+                Err(e) => return (done, Err(e)),
+            }
+            done += 1;
+            rest = after;
+            // Then as many as the packet still holds, in one copy.
+            let at = usize::from(ptd.next_data_offset);
+            let end = limit.min(ptd.packet.capacity() as usize);
+            let fit = (end.saturating_sub(at) / size_bytes)
+                .min(rest.len() / size_bytes)
+                .min(usize::from(u16::MAX - ptd.n_data_records));
+            let bytes = fit * size_bytes;
+            if let (Some(room), Some((more, after))) = (
+                ptd.packet.bytes_mut().get_mut(at..at + bytes),
+                rest.split_at_checked(bytes),
+            ) {
+                room.copy_from_slice(more);
+                ptd.next_data_offset = (at + bytes) as u16;
+                ptd.n_data_records += fit as u16;
+                done += fit;
+                rest = after;
+            }
+        }
+        (done, Ok(()))
     }
 
     /// Finishes and hands the packet to the embedder (VPP's `vnet_ipfix_exp_send_buffer`):
@@ -326,5 +486,144 @@ impl DataPath<'_> {
     fn drop_packet(&self, ptd: &mut flow_report_per_thread_t) {
         let lost = discard(self.embedder, self.thread_index, ptd);
         self.counters.dropped(u64::from(lost));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exporter::vpp_ipfix_exporter_config_t;
+    use crate::report::ReportSpec;
+    use crate::transport::capture::CapturedPacket;
+    use crate::transport::Capture;
+    use crate::types::ip_address_t;
+    use crate::wire::FieldSpec;
+
+    /// An instance with one report of 16-byte records at `mtu`, its template sent.
+    fn instance(mtu: u32, host_records: &Capture) -> (Instance, u32) {
+        let mut inst = Instance::new(Box::new(host_records.clone()), 1, 0).unwrap();
+        let config = vpp_ipfix_exporter_config_t {
+            collector: ip_address_t::v4([192, 0, 2, 1]),
+            src_address: ip_address_t::v4([192, 0, 2, 2]),
+            path_mtu: mtu,
+            ..Default::default()
+        };
+        inst.exporter_set(0, &config).unwrap();
+        let spec = ReportSpec {
+            domain_id: 1,
+            src_port: 30001,
+            fields: vec![FieldSpec::new(1, 8), FieldSpec::new(2, 8)],
+            ..Default::default()
+        };
+        let report = inst.report_add(0, spec).map_err(|e| e.error).unwrap();
+        inst.send_due_templates();
+        host_records.take_packets();
+        (inst, report.report_index)
+    }
+
+    fn records(n: u32) -> Vec<u8> {
+        (0..n * 16).map(|i| (i * 7 + i / 16) as u8).collect()
+    }
+
+    /// Exports `records` one `append` at a time, or all with `append_records`.
+    fn export(mtu: u32, records: &[u8], batch: bool) -> Vec<CapturedPacket> {
+        let capture = Capture::new(1_700_000_000.0);
+        let (mut inst, r) = instance(mtu, &capture);
+        inst.with_worker(0, r, 0, |dp, ptd| {
+            if batch {
+                assert_eq!(
+                    dp.append_records(ptd, records, 16),
+                    (records.len() / 16, Ok(()))
+                );
+            } else {
+                for record in records.chunks(16) {
+                    dp.append(ptd, record).unwrap();
+                }
+            }
+            dp.send_buffer(ptd).unwrap();
+        })
+        .unwrap();
+        capture.take_packets()
+    }
+
+    #[test]
+    fn append_records_packs_packets_as_append_does() {
+        for (mtu, n) in [(512, 100), (1450, 300), (100, 7), (1450, 1)] {
+            let records = records(n);
+            let one_by_one = export(mtu, &records, false);
+            let batch = export(mtu, &records, true);
+            assert!(!one_by_one.is_empty());
+            assert_eq!(one_by_one, batch, "MTU {mtu}, {n} records");
+        }
+    }
+
+    #[test]
+    fn append_records_takes_only_whole_records() {
+        let capture = Capture::new(1_700_000_000.0);
+        let (mut inst, r) = instance(512, &capture);
+        let data = records(3);
+        inst.with_worker(0, r, 0, |dp, ptd| {
+            let invalid = Err(Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT);
+            assert_eq!(dp.append_records(ptd, &data[..40], 16), (0, invalid));
+            assert_eq!(dp.append_records(ptd, &data, 0), (0, invalid));
+            assert_eq!(ptd.n_data_records, 0);
+            assert_eq!(dp.append_records(ptd, &[], 16), (0, Ok(())));
+            assert_eq!(dp.append_records(ptd, &data, 16), (3, Ok(())));
+            assert_eq!(ptd.n_data_records, 3);
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn append_records_stops_at_the_first_error() {
+        let capture = Capture::new(1_700_000_000.0);
+        let (mut inst, r) = instance(512, &capture);
+        // 28 records fit in a 512-byte packet; the second packet gets no buffer.
+        capture.fail_allocs_after(1);
+        let data = records(40);
+        let (done, result) = inst
+            .with_worker(0, r, 0, |dp, ptd| dp.append_records(ptd, &data, 16))
+            .unwrap();
+        assert_eq!(result, Err(Error::VPP_IPFIX_ERROR_NO_BUFFER));
+        assert_eq!(done, (512 - 48) / 16);
+        assert_eq!(capture.take_packets().len(), 1, "the full packet went out");
+    }
+
+    #[test]
+    fn the_fast_path_takes_what_reserve_takes() {
+        let capture = Capture::new(1_700_000_000.0);
+        let (mut inst, r) = instance(512, &capture);
+        inst.with_worker(0, r, 0, |dp, ptd| {
+            let exp = dp.exp;
+            // No packet yet: the full path.
+            assert_eq!(room_in_current(exp, false, ptd, 16), None);
+            dp.reserve(ptd, 16).unwrap();
+            assert_eq!(room_in_current(exp, false, ptd, 0), None);
+            assert_eq!(room_in_current(exp, false, ptd, 16), Some(64..80));
+            assert_eq!((ptd.next_data_offset, ptd.n_data_records), (80, 2));
+            // Past the MTU, or moved below the headers by hand: the full path.
+            ptd.next_data_offset = 500;
+            assert_eq!(room_in_current(exp, false, ptd, 16), None);
+            ptd.next_data_offset = 40;
+            assert_eq!(room_in_current(exp, false, ptd, 16), None);
+            ptd.next_data_offset = 496;
+            assert_eq!(room_in_current(exp, false, ptd, 16), Some(496..512));
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn hot_report_finds_what_data_path_finds() {
+        let capture = Capture::new(1_700_000_000.0);
+        let (inst, r) = instance(512, &capture);
+        for (e, r, t) in [(0, r, 0), (0, r + 1, 0), (0, r, 1), (1, 0, 0), (99, 0, 0)] {
+            let hot = inst
+                .hot_report(e, r, t)
+                .map(|fr| fr as *const flow_report_t);
+            let full = inst
+                .data_path(e, r, t)
+                .map(|dp| dp.report as *const flow_report_t);
+            assert_eq!(hot, full.ok(), "({e}, {r}, {t})");
+        }
     }
 }

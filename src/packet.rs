@@ -4,12 +4,13 @@
 
 use crate::ops::PacketInfo;
 use crate::types::ipfix_exporter_t;
-use crate::wire::{ip, ipfix};
+use crate::wire::{checksum, ip, ipfix};
 
 /// TTL / hop limit of exported packets (VPP's value).
 pub const TTL: u8 = 254;
 
 /// IP header length for the exporter's collector family.
+#[inline]
 pub fn ip_header_len(is_ip6: bool) -> usize {
     if is_ip6 {
         ip::IPV6_HEADER_LEN
@@ -59,6 +60,19 @@ impl Framing {
     /// included, stays within `path_mtu` (RFC 7011 §10.3.3).
     pub fn max_len(self, path_mtu: u32) -> usize {
         (path_mtu as usize).saturating_sub(self.ip_udp_len() - self.message_offset())
+    }
+
+    /// `(all_headers_size(), max_len(path_mtu))` without branches, for the per-record
+    /// fast path: where records start and where they must end.
+    #[inline(always)]
+    pub fn record_bounds(self, path_mtu: u32) -> (usize, usize) {
+        let ip_udp = self.ip_udp_len();
+        // Bytes the host adds in front of the buffer: all of IP + UDP, or none.
+        let added = ip_udp * usize::from(self.host_writes_ip_udp);
+        (
+            ip_udp - added + ipfix::MESSAGE_HEADER_LEN + ipfix::SET_HEADER_LEN,
+            (path_mtu as usize).saturating_sub(added),
+        )
     }
 }
 
@@ -118,15 +132,18 @@ pub fn finish(pkt: &mut [u8], exp: &ipfix_exporter_t, framing: Framing, m: &Mess
     ip::write_udp_header(udp_hdr, m.src_port, exp.collector_port, udp_len as u16, 0);
     write_message(message, m);
     if is_ip6 || exp.udp_checksum != 0 {
-        let checksum = if is_ip6 {
-            ip::udp_checksum_ipv6(exp.src_address.ip, exp.ipfix_collector.ip, udp_part)
+        // The checksum field was just written as zero: one sum over the whole
+        // segment, seeded with the pseudo header.
+        let seed = if is_ip6 {
+            ip::ipv6_pseudo_header_sum(exp.src_address.ip, exp.ipfix_collector.ip, udp_len as u32)
         } else {
-            ip::udp_checksum_ipv4(
+            ip::ipv4_pseudo_header_sum(
                 exp.src_address.v4_octets(),
                 exp.ipfix_collector.v4_octets(),
-                udp_part,
+                udp_len as u16,
             )
         };
+        let checksum = ip::udp_checksum_value(checksum::partial_sum(udp_part, seed));
         udp_part[6..8].copy_from_slice(&checksum.to_be_bytes());
     }
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use super::boundary::write_out;
 use super::instance::{vpp_ipfix_main_t, InsideDatapath};
-use crate::datapath::DataPath;
+use crate::datapath::{room_in_current, DataPath};
 use crate::error::{Error, Result};
 use crate::types::flow_report_per_thread_t;
 
@@ -42,6 +42,58 @@ unsafe fn with_thread<T>(
     f(&dp, ptd)
 }
 
+/// The per-record fast paths' view of thread `thread_index` of report `report_index`:
+/// its state, when `main` is non-NULL and every index is valid (the checks of
+/// `with_thread`, nothing built); `None` sends the caller to its full path, which says
+/// what is wrong. Loads and comparisons only: nothing here can panic, so the fast paths
+/// run before their function's panic boundary, which only the full path needs.
+///
+/// # Safety
+/// As `with_thread`.
+#[inline(always)]
+unsafe fn hot_thread<'m>(
+    main: *const vpp_ipfix_main_t,
+    exporter_index: u32,
+    report_index: u32,
+    thread_index: u32,
+) -> Option<(&'m vpp_ipfix_main_t, &'m mut flow_report_per_thread_t)> {
+    // SAFETY: NULL or a live instance (contract).
+    let m = unsafe { main.as_ref() }?;
+    let report = m
+        .instance
+        .hot_report(exporter_index, report_index, thread_index)?;
+    // SAFETY: as in `with_thread`: `hot_report` checked `thread_index < n_threads`, the
+    // length of the report's per-thread vector, and only this thread touches its entry.
+    let ptd = unsafe {
+        &mut *report
+            .per_thread_data
+            .load(Ordering::Relaxed)
+            .add(thread_index as usize)
+    };
+    Some((m, ptd))
+}
+
+/// Where a record of `size` bytes goes in thread `thread_index`'s current packet, counted
+/// as written, when it fits there (`room_in_current`); `None` otherwise.
+///
+/// # Safety
+/// As `with_thread`.
+#[inline(always)]
+unsafe fn hot_room<'m>(
+    main: *const vpp_ipfix_main_t,
+    exporter_index: u32,
+    report_index: u32,
+    thread_index: u32,
+    size: u16,
+) -> Option<&'m mut [u8]> {
+    // SAFETY: per this function's contract.
+    let (m, ptd) = unsafe { hot_thread(main, exporter_index, report_index, thread_index) }?;
+    let _inside = InsideDatapath::enter(m);
+    let exp = m.instance.exporter_slot(exporter_index)?;
+    let room = room_in_current(exp, m.instance.host_writes_ip_udp(), ptd, size)?;
+    ptd.packet.bytes_mut().get_mut(room)
+}
+
 fn report_error<T>(r: Result<T>, error_out: *mut i32) -> Option<T> {
     let (value, code) = match r {
         Ok(v) => (Some(v), 0),
@@ -66,8 +118,32 @@ pub extern "C" fn vpp_ipfix_buffer_get(
     thread_index: u32,
     error_out: *mut i32,
 ) -> *mut c_void {
+    // The fast path, called for every record: the thread's current buffer.
+    // SAFETY: the threading rule (contract of this function).
+    if let Some((m, ptd)) = unsafe { hot_thread(main, exporter_index, report_index, thread_index) }
+    {
+        let _inside = InsideDatapath::enter(m);
+        if !ptd.packet.is_empty() {
+            // SAFETY: NULL or writable (contract).
+            unsafe { write_out(error_out, 0) };
+            return *ptd.buffer.get_mut();
+        }
+    }
+    buffer_get_full(main, exporter_index, report_index, thread_index, error_out)
+}
+
+/// `vpp_ipfix_buffer_get` when the thread has no buffer yet, or something is wrong.
+#[cold]
+#[inline(never)]
+extern "C" fn buffer_get_full(
+    main: *const vpp_ipfix_main_t,
+    exporter_index: u32,
+    report_index: u32,
+    thread_index: u32,
+    error_out: *mut i32,
+) -> *mut c_void {
     ffi_boundary! {
-        // SAFETY: the threading rule (contract of this function).
+        // SAFETY: the threading rule (contract of `vpp_ipfix_buffer_get`).
         let r = unsafe { with_thread(main, exporter_index, report_index, thread_index, |dp, ptd| dp.get_buffer(ptd)) };
         report_error(r, error_out).map_or(std::ptr::null_mut(), |h| h.0 as *mut c_void)
     }
@@ -108,8 +184,37 @@ pub extern "C" fn vpp_ipfix_record_reserve(
     size: u16,
     error_out: *mut i32,
 ) -> *mut u8 {
+    // The fast path: room in the current packet.
+    // SAFETY: the threading rule (contract of this function).
+    if let Some(room) = unsafe { hot_room(main, exporter_index, report_index, thread_index, size) }
+    {
+        // SAFETY: NULL or writable (contract).
+        unsafe { write_out(error_out, 0) };
+        return room.as_mut_ptr();
+    }
+    record_reserve_full(
+        main,
+        exporter_index,
+        report_index,
+        thread_index,
+        size,
+        error_out,
+    )
+}
+
+/// `vpp_ipfix_record_reserve` when the record does not go into the current packet.
+#[cold]
+#[inline(never)]
+extern "C" fn record_reserve_full(
+    main: *const vpp_ipfix_main_t,
+    exporter_index: u32,
+    report_index: u32,
+    thread_index: u32,
+    size: u16,
+    error_out: *mut i32,
+) -> *mut u8 {
     ffi_boundary! {
-        // SAFETY: the threading rule (contract of this function).
+        // SAFETY: the threading rule (contract of `vpp_ipfix_record_reserve`).
         let r = unsafe {
             with_thread(main, exporter_index, report_index, thread_index, |dp, ptd| {
                 dp.reserve(ptd, size).map(|b| b.as_mut_ptr())
@@ -130,13 +235,98 @@ pub extern "C" fn vpp_ipfix_record_append(
     record: *const u8,
     len: usize,
 ) -> i32 {
+    // The fast path: the record fits in the current packet.
+    if let (false, Ok(size)) = (record.is_null(), u16::try_from(len)) {
+        // SAFETY: the threading rule (contract of this function).
+        if let Some(room) =
+            unsafe { hot_room(main, exporter_index, report_index, thread_index, size) }
+        {
+            // SAFETY: `record` is non-NULL and holds `len` readable bytes that do not
+            // overlap the packet buffer (contract); `room` holds `size` == `len` bytes.
+            unsafe { std::ptr::copy_nonoverlapping(record, room.as_mut_ptr(), room.len()) };
+            return 0;
+        }
+    }
+    record_append_full(
+        main,
+        exporter_index,
+        report_index,
+        thread_index,
+        record,
+        len,
+    )
+}
+
+/// `vpp_ipfix_record_append` when the record does not go into the current packet.
+#[cold]
+#[inline(never)]
+extern "C" fn record_append_full(
+    main: *const vpp_ipfix_main_t,
+    exporter_index: u32,
+    report_index: u32,
+    thread_index: u32,
+    record: *const u8,
+    len: usize,
+) -> i32 {
     ffi_boundary! {
         check_not_null!(main, record);
         // SAFETY: `record` holds `len` readable bytes that do not overlap the packet
         // buffer (contract).
         let record = unsafe { std::slice::from_raw_parts(record, len) };
-        // SAFETY: the threading rule (contract of this function).
+        // SAFETY: the threading rule (contract of `vpp_ipfix_record_append`).
         let r = unsafe { with_thread(main, exporter_index, report_index, thread_index, |dp, ptd| dp.append(ptd, record)) };
+        super::boundary::code(r)
+    }
+}
+
+/// Copies `n_records` records of `record_size` bytes each, one after another at
+/// `records`, into the thread's packets: as `vpp_ipfix_record_append` for each in turn,
+/// but with one copy for all the records that go into the same packet. Writes how many
+/// went in to `*appended_out` (may be NULL): all of them, unless an error stopped it
+/// (the records before it are in; the code says why, as for `vpp_ipfix_record_append`).
+/// -73 for `record_size` 0 (or a total past the address space); nothing is done for
+/// `n_records` 0, when `records` may be NULL.
+#[no_mangle]
+pub extern "C" fn vpp_ipfix_records_append(
+    main: *const vpp_ipfix_main_t,
+    exporter_index: u32,
+    report_index: u32,
+    thread_index: u32,
+    records: *const u8,
+    record_size: u16,
+    n_records: usize,
+    appended_out: *mut usize,
+) -> i32 {
+    ffi_boundary! {
+        // SAFETY: NULL or writable (contract).
+        unsafe { write_out(appended_out, 0) };
+        check_not_null!(main);
+        if record_size == 0 {
+            return Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT.code();
+        }
+        if n_records == 0 {
+            return 0;
+        }
+        check_not_null!(records);
+        // No memory holds more than isize::MAX bytes.
+        let len = match n_records.checked_mul(usize::from(record_size)) {
+            Some(len) if len <= isize::MAX as usize => len,
+            _ => return Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT.code(),
+        };
+        // SAFETY: `records` holds `n_records * record_size` readable bytes that do not
+        // overlap the packet buffers (contract).
+        let records = unsafe { std::slice::from_raw_parts(records, len) };
+        let mut done = 0;
+        // SAFETY: the threading rule (contract of this function).
+        let r = unsafe {
+            with_thread(main, exporter_index, report_index, thread_index, |dp, ptd| {
+                let (n, r) = dp.append_records(ptd, records, record_size);
+                done = n;
+                r
+            })
+        };
+        // SAFETY: NULL or writable (contract).
+        unsafe { write_out(appended_out, done) };
         super::boundary::code(r)
     }
 }
@@ -183,5 +373,118 @@ pub extern "C" fn vpp_ipfix_thread_flush_idle(
         // SAFETY: NULL or writable (contract).
         unsafe { write_out(sent_out, sent) };
         last_error
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exporter::vpp_ipfix_exporter_config_t;
+    use crate::ffi::instance::vpp_ipfix_main_destroy;
+    use crate::instance::Instance;
+    use crate::report::ReportSpec;
+    use crate::transport::Capture;
+    use crate::types::ip_address_t;
+    use crate::wire::FieldSpec;
+
+    /// A C-side instance with one report of 16-byte records at MTU 512.
+    fn main_with_report(capture: &Capture) -> *mut vpp_ipfix_main_t {
+        let mut inst = Instance::new(Box::new(capture.clone()), 2, 0).unwrap();
+        let config = vpp_ipfix_exporter_config_t {
+            collector: ip_address_t::v4([192, 0, 2, 1]),
+            src_address: ip_address_t::v4([192, 0, 2, 2]),
+            path_mtu: 512,
+            ..Default::default()
+        };
+        inst.exporter_set(0, &config).unwrap();
+        let spec = ReportSpec {
+            domain_id: 1,
+            src_port: 30001,
+            fields: vec![FieldSpec::new(1, 8), FieldSpec::new(2, 8)],
+            ..Default::default()
+        };
+        inst.report_add(0, spec).map_err(|e| e.error).unwrap();
+        inst.send_due_templates();
+        capture.take_packets();
+        vpp_ipfix_main_t::into_raw(inst)
+    }
+
+    #[test]
+    fn records_append_checks_and_counts() {
+        let capture = Capture::new(1_700_000_000.0);
+        let main = main_with_report(&capture);
+        let data = [9u8; 16 * 64];
+        let mut done = usize::MAX;
+        let append = |e, r, t, p: *const u8, size, n, out: *mut usize| {
+            vpp_ipfix_records_append(main, e, r, t, p, size, n, out)
+        };
+        let null_pointer = Error::VPP_IPFIX_ERROR_NULL_POINTER.code();
+        assert_eq!(append(0, 0, 0, std::ptr::null(), 16, 0, &mut done), 0);
+        assert_eq!(done, 0);
+        assert_eq!(
+            append(0, 0, 0, std::ptr::null(), 16, 1, &mut done),
+            null_pointer
+        );
+        let invalid = Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT.code();
+        assert_eq!(append(0, 0, 0, data.as_ptr(), 0, 1, &mut done), invalid);
+        assert_eq!(
+            append(0, 0, 0, data.as_ptr(), 16, usize::MAX / 8, &mut done),
+            invalid
+        );
+        assert_eq!(
+            append(0, 0, 2, data.as_ptr(), 16, 1, &mut done),
+            Error::VPP_IPFIX_ERROR_INVALID_WORKER.code()
+        );
+        assert_eq!(
+            append(0, 1, 0, data.as_ptr(), 16, 1, &mut done),
+            Error::VPP_IPFIX_ERROR_NO_SUCH_ENTRY.code()
+        );
+        assert_eq!(done, 0);
+        assert_eq!(append(0, 0, 1, data.as_ptr(), 16, 64, &mut done), 0);
+        assert_eq!(done, 64);
+        assert_eq!(vpp_ipfix_buffer_send(main, 0, 0, 1), 0);
+        let packets = capture.take_packets();
+        // (512 - 48) / 16 = 29 records a packet.
+        let records: Vec<u32> = packets.iter().map(|p| p.info.records).collect();
+        assert_eq!(records, [29, 29, 6]);
+        assert_eq!(
+            vpp_ipfix_records_append(std::ptr::null(), 0, 0, 0, data.as_ptr(), 16, 1, &mut done),
+            null_pointer
+        );
+        vpp_ipfix_main_destroy(main);
+    }
+
+    #[test]
+    fn fast_and_full_paths_agree_on_the_thread_state() {
+        let capture = Capture::new(1_700_000_000.0);
+        let main = main_with_report(&capture);
+        let mut err = 1;
+        // No buffer yet (full path), then the current one (fast path).
+        let first = vpp_ipfix_buffer_get(main, 0, 0, 0, &mut err);
+        assert!(!first.is_null() && err == 0);
+        err = 1;
+        assert_eq!(vpp_ipfix_buffer_get(main, 0, 0, 0, &mut err), first);
+        assert_eq!(err, 0);
+        assert!(vpp_ipfix_buffer_get(main, 0, 0, 5, &mut err).is_null());
+        assert_eq!(err, Error::VPP_IPFIX_ERROR_INVALID_WORKER.code());
+        let record = [1u8; 16];
+        for _ in 0..30 {
+            assert_eq!(
+                vpp_ipfix_record_append(main, 0, 0, 0, record.as_ptr(), 16),
+                0
+            );
+        }
+        let room = vpp_ipfix_record_reserve(main, 0, 0, 0, 16, &mut err);
+        assert!(!room.is_null() && err == 0);
+        assert!(vpp_ipfix_record_reserve(main, 0, 0, 0, 0, &mut err).is_null());
+        assert_eq!(err, Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT.code());
+        assert_eq!(vpp_ipfix_buffer_send(main, 0, 0, 0), 0);
+        let records: Vec<u32> = capture
+            .take_packets()
+            .iter()
+            .map(|p| p.info.records)
+            .collect();
+        assert_eq!(records, [29, 2]);
+        vpp_ipfix_main_destroy(main);
     }
 }
