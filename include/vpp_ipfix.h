@@ -902,9 +902,11 @@ int32_t vpp_ipfix_flush(struct vpp_ipfix_main_t *main);
  template interval ago), of every enabled exporter. Writes how many went out to
  `*sent_out` and the seconds until the next one is due (at most 5) to `*next_due_out`;
  both may be NULL. Returns 0, or the last error of a template that could not be sent
- (it is retried next time and counted). Workers quiesced.
+ (it is retried next time and counted). May run while workers export, as VPP's
+ process node does, from one thread at a time; it uses thread index 0's host
+ resources (VPP's main thread).
  */
-int32_t vpp_ipfix_templates_send_due(struct vpp_ipfix_main_t *main,
+int32_t vpp_ipfix_templates_send_due(const struct vpp_ipfix_main_t *main,
                                      uint32_t *sent_out,
                                      double *next_due_out);
 
@@ -1012,9 +1014,10 @@ int32_t vpp_ipfix_report_counters(const struct vpp_ipfix_main_t *main,
 
 /*
  Sends report `report_index`'s template now (rebuilt first when needed), whether due or
- not. It carries the stream's current sequence number. Workers quiesced.
+ not. It carries the stream's current sequence number. May run while workers export,
+ like `vpp_ipfix_templates_send_due`.
  */
-int32_t vpp_ipfix_template_send(struct vpp_ipfix_main_t *main,
+int32_t vpp_ipfix_template_send(const struct vpp_ipfix_main_t *main,
                                 uint32_t exporter_index,
                                 uint32_t report_index);
 

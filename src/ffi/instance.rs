@@ -287,17 +287,19 @@ pub extern "C" fn vpp_ipfix_flush(main: *mut vpp_ipfix_main_t) -> i32 {
 /// template interval ago), of every enabled exporter. Writes how many went out to
 /// `*sent_out` and the seconds until the next one is due (at most 5) to `*next_due_out`;
 /// both may be NULL. Returns 0, or the last error of a template that could not be sent
-/// (it is retried next time and counted). Workers quiesced.
+/// (it is retried next time and counted). May run while workers export, as VPP's
+/// process node does, from one thread at a time; it uses thread index 0's host
+/// resources (VPP's main thread).
 #[no_mangle]
 pub extern "C" fn vpp_ipfix_templates_send_due(
-    main: *mut vpp_ipfix_main_t,
+    main: *const vpp_ipfix_main_t,
     sent_out: *mut u32,
     next_due_out: *mut f64,
 ) -> i32 {
     ffi_boundary! {
         check_not_null!(main);
-        // SAFETY: a live instance, workers quiesced (contract).
-        let inst = try_code!(unsafe { instance_mut(main) });
+        // SAFETY: a live instance (contract).
+        let inst = try_code!(unsafe { instance(main) });
         let round = inst.send_due_templates();
         // SAFETY: each NULL or writable (contract).
         unsafe {

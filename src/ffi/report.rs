@@ -274,17 +274,18 @@ pub extern "C" fn vpp_ipfix_report_counters(
 }
 
 /// Sends report `report_index`'s template now (rebuilt first when needed), whether due or
-/// not. It carries the stream's current sequence number. Workers quiesced.
+/// not. It carries the stream's current sequence number. May run while workers export,
+/// like `vpp_ipfix_templates_send_due`.
 #[no_mangle]
 pub extern "C" fn vpp_ipfix_template_send(
-    main: *mut vpp_ipfix_main_t,
+    main: *const vpp_ipfix_main_t,
     exporter_index: u32,
     report_index: u32,
 ) -> i32 {
     ffi_boundary! {
         check_not_null!(main);
-        // SAFETY: a live instance, workers quiesced (contract).
-        let inst = try_code!(unsafe { instance_mut(main) });
+        // SAFETY: a live instance (contract).
+        let inst = try_code!(unsafe { instance(main) });
         let now = inst.embedder().now();
         let sent = inst.send_template(exporter_index, report_index, now);
         inst.embedder().flush(0);
