@@ -120,7 +120,7 @@ fn each_stream_reports_what_it_exported_and_counts_the_record_in_its_sequence() 
 
 #[test]
 fn options_are_off_unless_asked_for_as_in_vpp() {
-    let (capture, mut inst) = instance(false);
+    let (capture, inst) = instance(false);
     assert_eq!(inst.send_due_templates().sent, 2);
     let messages = decode(&capture, &mut Decoder::new());
     assert!(messages.iter().all(|(_, m)| m.options_templates.is_empty()));
