@@ -1032,6 +1032,22 @@ int32_t vpp_ipfix_template_is_due(const struct vpp_ipfix_main_t *main,
                                   double now,
                                   uint8_t *due_out);
 
+/*
+ Starts a background thread that, every `period` seconds, sends the templates that are
+ due and each thread's packets that waited `max_age` seconds or more (0.2 s is a good
+ default; `period` 0 = `max_age` / 2). Per-thread calls then take a per-thread gate
+ (two atomic operations per call, uncontended) so the timer never touches a packet its
+ worker is filling. A configuration call: workers quiesced. -81 when a timer already
+ runs, -73 for a negative, NaN or zero `max_age` or a negative `period`.
+ */
+int32_t vpp_ipfix_timer_start(struct vpp_ipfix_main_t *main, double max_age, double period);
+
+/*
+ Stops the background timer and waits for its thread (-6 when none runs). A
+ configuration call: workers quiesced. `vpp_ipfix_main_destroy` stops it too.
+ */
+int32_t vpp_ipfix_timer_stop(struct vpp_ipfix_main_t *main);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -133,6 +133,18 @@ impl Instance {
     /// Sends report `r`'s template now, rebuilding it first when needed. It carries the
     /// stream's current sequence number and does not advance it (RFC 7011 §3.1).
     pub fn send_template(&self, exporter_index: u32, r: u32, now: f64) -> Result<()> {
+        self.send_template_from(exporter_index, r, now, 0)
+    }
+
+    /// `send_template` with the host resources of `thread_index` (a worker sending the
+    /// template ahead of its first data).
+    pub fn send_template_from(
+        &self,
+        exporter_index: u32,
+        r: u32,
+        now: f64,
+        thread_index: u32,
+    ) -> Result<()> {
         self.check_report(exporter_index, r)?;
         let e = exporter_index as usize;
         let exp = &self.exporters[e];
@@ -158,12 +170,12 @@ impl Instance {
             fr.update_rewrite.store(0, Relaxed);
         }
         let len = rewrite.len();
-        let Some((handle, mut buf)) = self.embedder.buffer_alloc(0, len as u32) else {
+        let Some((handle, mut buf)) = self.embedder.buffer_alloc(thread_index, len as u32) else {
             rs.template_counters.alloc_failed();
             return Err(Error::VPP_IPFIX_ERROR_NO_BUFFER);
         };
         if (buf.capacity() as usize) < len {
-            self.embedder.buffer_free(0, handle, buf);
+            self.embedder.buffer_free(thread_index, handle, buf);
             rs.template_counters.alloc_failed();
             return Err(Error::VPP_IPFIX_ERROR_BUFFER_TOO_SMALL);
         }
@@ -179,7 +191,7 @@ impl Instance {
         };
         packet::finish(pkt, exp, framing, &fields);
         let info = packet::info(exp, exporter_index, &fields, len, 0);
-        match self.embedder.enqueue(0, handle, buf, &info) {
+        match self.embedder.enqueue(thread_index, handle, buf, &info) {
             Ok(()) => {
                 fr.last_template_sent.store(now);
                 rs.template_counters.sent();

@@ -5,7 +5,8 @@ use std::ffi::c_void;
 use std::sync::atomic::Ordering;
 
 use super::boundary::write_out;
-use super::instance::{vpp_ipfix_main_t, InsideDatapath};
+use super::instance::vpp_ipfix_main_t;
+use super::threads::InsideDatapath;
 use crate::datapath::DataPath;
 use crate::error::{Error, Result};
 use crate::types::flow_report_per_thread_t;
@@ -24,22 +25,65 @@ unsafe fn with_thread<T>(
 ) -> Result<T> {
     // SAFETY: per the function's contract.
     let m = unsafe { main.as_ref() }.ok_or(Error::VPP_IPFIX_ERROR_NULL_POINTER)?;
-    let _inside = InsideDatapath::enter(m);
+    let _inside = InsideDatapath::enter(m, thread_index);
     let dp = m
         .instance
         .data_path(exporter_index, report_index, thread_index)?;
+    // SAFETY: this thread is inside for `thread_index` (the contract, and the gate when a
+    // timer runs).
+    let ptd = unsafe { state_of(&dp) };
+    f(&dp, ptd)
+}
+
+/// The per-thread state of `dp`'s report for `dp`'s thread.
+///
+/// # Safety
+/// The caller is that thread inside a per-thread call, or the timer holding that
+/// thread's gate, and no configuration runs: nothing else touches the entry.
+unsafe fn state_of<'a>(dp: &DataPath<'a>) -> &'a mut flow_report_per_thread_t {
     // SAFETY: `per_thread_data` holds `n_threads` entries (a report's per-thread vector is
-    // never resized) and `thread_index < n_threads` was checked by `data_path`; only this
-    // thread touches its entry while no configuration runs (the contract), so this is the
-    // one live reference to it.
-    let ptd = unsafe {
+    // never resized) and `data_path` checked `thread_index < n_threads`; exclusive per
+    // the function's contract, so this is the one live reference to the entry.
+    unsafe {
         &mut *dp
             .report
             .per_thread_data
             .load(Ordering::Relaxed)
-            .add(thread_index as usize)
-    };
-    f(&dp, ptd)
+            .add(dp.thread_index as usize)
+    }
+}
+
+/// Sends thread `thread_index`'s packets, of every report, that waited `max_age` or
+/// more; then the host's batch for that thread. Returns (sent, last error code).
+///
+/// # Safety
+/// As `state_of`, for `thread_index`.
+pub(crate) unsafe fn flush_thread_idle(
+    m: &vpp_ipfix_main_t,
+    thread_index: u32,
+    max_age: f64,
+) -> (u32, i32) {
+    let now = m.instance.embedder().now();
+    let (mut sent, mut last_error) = (0u32, 0i32);
+    for e in 0..m.instance.max_exporters() {
+        let Ok(n_reports) = m.instance.n_reports(e) else {
+            continue;
+        };
+        for r in 0..n_reports {
+            let went = m.instance.data_path(e, r, thread_index).and_then(|dp| {
+                // SAFETY: per the function's contract.
+                let ptd = unsafe { state_of(&dp) };
+                dp.flush_if_idle(ptd, now, max_age)
+            });
+            match went {
+                Ok(true) => sent += 1,
+                Ok(false) => {}
+                Err(err) => last_error = err.code(),
+            }
+        }
+    }
+    m.instance.embedder().flush(thread_index);
+    (sent, last_error)
 }
 
 fn report_error<T>(r: Result<T>, error_out: *mut i32) -> Option<T> {
@@ -163,23 +207,9 @@ pub extern "C" fn vpp_ipfix_thread_flush_idle(
         if max_age.is_nan() {
             return Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT.code();
         }
-        let now = m.instance.embedder().now();
-        let (mut sent, mut last_error) = (0u32, 0i32);
-        for e in 0..m.instance.max_exporters() {
-            let Ok(n_reports) = m.instance.n_reports(e) else { continue };
-            for r in 0..n_reports {
-                // SAFETY: the threading rule (contract of this function).
-                let went = unsafe {
-                    with_thread(main, e, r, thread_index, |dp, ptd| dp.flush_if_idle(ptd, now, max_age))
-                };
-                match went {
-                    Ok(true) => sent += 1,
-                    Ok(false) => {}
-                    Err(err) => last_error = err.code(),
-                }
-            }
-        }
-        m.instance.embedder().flush(thread_index);
+        let _inside = InsideDatapath::enter(m, thread_index);
+        // SAFETY: this thread is inside for `thread_index` (the threading rule).
+        let (sent, last_error) = unsafe { flush_thread_idle(m, thread_index, max_age) };
         // SAFETY: NULL or writable (contract).
         unsafe { write_out(sent_out, sent) };
         last_error
