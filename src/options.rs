@@ -16,14 +16,15 @@ use crate::wire::ipfix::{self, FieldSpec};
 /// observationDomainId, the scope (§4.3).
 const SCOPE: [FieldSpec; 1] = [FieldSpec::new(149, 4)];
 /// exportedMessageTotalCount (data, template and options messages, this one included),
-/// exportedFlowRecordTotalCount (flow records, not options records), exportedOctetTotalCount,
-/// notSentFlowTotalCount, notSentPacketTotalCount.
+/// exportedFlowRecordTotalCount (flow records, not options records),
+/// exportedOctetTotalCount (the IPFIX messages' bytes, without IP and UDP headers),
+/// notSentFlowTotalCount (166), notSentPacketTotalCount (167).
 const FIELDS: [FieldSpec; 5] = [
     FieldSpec::new(41, 8),
     FieldSpec::new(42, 8),
     FieldSpec::new(40, 8),
+    FieldSpec::new(166, 8),
     FieldSpec::new(167, 8),
-    FieldSpec::new(168, 8),
 ];
 
 /// Bytes of the options template set and of the data set with its one record.
@@ -39,21 +40,22 @@ fn locked(m: &Mutex<StreamOptions>) -> MutexGuard<'_, StreamOptions> {
 }
 
 impl Instance {
-    /// A stream's totals: its reports now, plus its deleted reports.
-    fn stream_totals(
-        &self,
-        e: usize,
-        s: usize,
-        retired: &vpp_ipfix_counters_t,
-    ) -> vpp_ipfix_counters_t {
+    /// A stream's totals, its reports now plus its deleted reports, and the IPFIX
+    /// message bytes of its data and template messages.
+    fn stream_totals(&self, e: usize, s: usize, o: &StreamOptions) -> (vpp_ipfix_counters_t, u64) {
         let st = &self.state[e];
-        let mut total = *retired;
+        let mut total = o.retired;
+        let mut template_octets = o.retired_template_octets;
         for (fr, rs) in st.reports.iter().zip(&st.report_state) {
             if fr.stream_index as usize == s {
                 total.add(&rs.counters());
+                template_octets += rs.template_counters.octets();
             }
         }
-        total
+        // Data packets' bytes include the IP and UDP headers when the library wrote them.
+        let headers = self.framing(e as u32).message_offset() as u64;
+        let data_octets = total.bytes.saturating_sub(total.packets * headers);
+        (total, data_octets + template_octets)
     }
 
     /// Sends the reliability statistics of every stream of exporter `e` that has them on
@@ -92,7 +94,7 @@ impl Instance {
         }
         // Taken when the statistics were turned on or the stream created.
         let template_id = o.template_id.ok_or(Error::VPP_IPFIX_ERROR_INVALID_VALUE)?;
-        let totals = self.stream_totals(ei, s, &o.retired);
+        let (totals, octets) = self.stream_totals(ei, s, o);
         let Some((handle, mut buf)) = self.embedder.buffer_alloc(0, len as u32) else {
             return Err(Error::VPP_IPFIX_ERROR_NO_BUFFER);
         };
@@ -121,7 +123,7 @@ impl Instance {
         let values = [
             totals.packets + totals.templates + o.messages + 1,
             totals.data_records,
-            totals.bytes + o.octets + len as u64,
+            octets + o.octets + (len - framing.message_offset()) as u64,
             totals.dropped_records,
             totals.dropped_packets,
         ];
@@ -145,7 +147,7 @@ impl Instance {
         match self.embedder.enqueue(0, handle, buf, &info) {
             Ok(()) => {
                 o.messages += 1;
-                o.octets += len as u64;
+                o.octets += (len - framing.message_offset()) as u64;
                 Ok(())
             }
             Err(_) => {

@@ -338,7 +338,9 @@ impl Instance {
         let rs = st.report_state.remove(r);
         st.retired.add(&rs.counters());
         if let Some(o) = st.stream_options.get_mut(fr.stream_index as usize) {
-            lock(o).retired.add(&rs.counters());
+            let o = lock(o);
+            o.retired.add(&rs.counters());
+            o.retired_template_octets += rs.template_counters.octets();
         }
         if let Some(s) = st.streams.get_mut(fr.stream_index as usize) {
             s.n_reports = s.n_reports.saturating_sub(1);

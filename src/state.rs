@@ -36,8 +36,9 @@ pub(crate) struct StreamOptions {
     pub template_id: Option<u16>,
     /// When the options template and record were last sent; 0 = never.
     pub last_sent: f64,
-    /// Counters of the stream's deleted reports.
+    /// Counters of the stream's deleted reports, and their templates' message bytes.
     pub retired: vpp_ipfix_counters_t,
+    pub retired_template_octets: u64,
     /// Options messages sent, and their bytes.
     pub messages: u64,
     pub octets: u64,

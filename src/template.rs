@@ -194,7 +194,8 @@ impl Instance {
         match self.embedder.enqueue(thread_index, handle, buf, &info) {
             Ok(()) => {
                 fr.last_template_sent.store(now);
-                rs.template_counters.sent();
+                rs.template_counters
+                    .sent((len - framing.message_offset()) as u64);
                 Ok(())
             }
             Err(_) => {
