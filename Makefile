@@ -1,6 +1,8 @@
 # vpp-ipfix: the two commands of README.md, and the pieces they are made of.
 #
-#   make demo   set up, build, run the flowprobe-like C exporter, summarise its pcap
+#   make demo   set up, build, run the flowprobe-like C exporter over UDP to nfdump's
+#               nfcapd for a few seconds, and compare what it sent with what nfdump,
+#               tshark and libfixbuf's ipfixDump decode
 #   make test   set up, then every test: format, lints, Rust and C tests, tshark,
 #               valgrind, AddressSanitizer
 #
@@ -13,8 +15,9 @@
 
 CARGO ?= cargo
 DEMO_THREADS ?= 2
-DEMO_RECORDS ?= 200000
-DEMO_PCAP ?= target/demo/flowprobe_like.pcap
+DEMO_SECONDS ?= 3
+DEMO_RATE ?= 50000
+DEMO_DIR ?= target/demo
 
 .PHONY: all setup build demo test lint clean install uninstall
 
@@ -28,7 +31,8 @@ build:
 
 demo: setup build
 	$(MAKE) -s -C ffi-tests LIBDIR=$(CURDIR)/target/release OUT=$(CURDIR)/target/demo
-	@scripts/demo.sh target/demo/flowprobe_like $(DEMO_THREADS) $(DEMO_RECORDS) $(DEMO_PCAP)
+	@scripts/demo.sh target/demo/flowprobe_like $(DEMO_THREADS) $(DEMO_SECONDS) \
+	  $(DEMO_RATE) $(DEMO_DIR)
 
 lint:
 	$(CARGO) fmt --check
