@@ -498,10 +498,15 @@ typedef struct vpp_ipfix_counters_t {
  */
 typedef struct vpp_ipfix_packet_info_t {
   /*
-   Bytes of the packet in the buffer: from the IP header, or from the IPFIX message
-   header when the host writes IP and UDP itself.
+   Bytes of the packet in the buffer, from its start (the IP header, or the room
+   left for it when the host writes IP and UDP itself).
    */
   uint32_t length;
+  /*
+   Where the IPFIX message starts in the buffer (after IP and UDP): what a host that
+   writes its own IP and UDP headers sends.
+   */
+  uint32_t message_offset;
   /*
    The exporter's FIB index (`~0` = none): VPP sends in this FIB.
    */
