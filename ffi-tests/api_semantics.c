@@ -1310,9 +1310,9 @@ test_data_path_append (void)
   CHECK_UEQ (rc.packets, 3);
   CHECK_UEQ (rc.data_records, 20);
   CHECK_UEQ (rc.bytes, 496 + 496 + 48 + 4 * FP_RECORD_SIZE);
-  CHECK_UEQ (rc.templates + rc.alloc_failures + rc.dropped_packets +
-	       rc.dropped_records,
-	     0);
+  /* The template went out ahead of the first data (RFC 7011 section 8). */
+  CHECK_UEQ (rc.templates, 1);
+  CHECK_UEQ (rc.alloc_failures + rc.dropped_packets + rc.dropped_records, 0);
   CHECK_EQ (vpp_ipfix_exporter_counters (f.main, 0, &ec), 0);
   CHECK (memcmp (&rc, &ec, sizeof (rc)) == 0);
 
@@ -1482,6 +1482,38 @@ test_ipv6_and_checksums (void)
 }
 
 static void
+test_template_goes_ahead_of_first_data (void)
+{
+  fixture_t f;
+  const test_host_packet_t *pkts[4];
+  test_ipfix_msg_t m;
+  uint32_t sent = 99;
+
+  if (fixture_init (&f))
+    return;
+  enable_ipv4 (&f, 512);
+  CHECK_EQ (add_fp (&f, 1, 30001, 1, NULL), 0);
+  /* No template round has run: the first data send takes the template along. */
+  CHECK_EQ (append_records (&f, 0, 1, FP_RECORD_SIZE, 0, 2), 0);
+  CHECK_EQ (vpp_ipfix_buffer_send (f.main, 0, 0, 1), 0);
+  CHECK_UEQ (test_host_n_packets (f.host), 2);
+  if (test_host_n_packets (f.host) == 2)
+    {
+      pkts[0] = test_host_packet (f.host, 0);
+      pkts[1] = test_host_packet (f.host, 1);
+      CHECK (pkts[0]->info.is_template);
+      CHECK_UEQ (pkts[0]->thread_index, 1);
+      CHECK_EQ (test_ipfix_parse (pkts[0]->data, pkts[0]->info.length, &m), 0);
+      CHECK_UEQ (m.set_id, 2);
+      CHECK (!pkts[1]->info.is_template);
+    }
+  /* The template is sent, not due again until its interval passes. */
+  CHECK_EQ (vpp_ipfix_templates_send_due (f.main, &sent, NULL), 0);
+  CHECK_UEQ (sent, 0);
+  fixture_fini (&f);
+}
+
+static void
 test_counters_keep_deleted_reports (void)
 {
   fixture_t f;
@@ -1499,7 +1531,9 @@ test_counters_keep_deleted_reports (void)
   /* A packet under construction is sent when its report is deleted. */
   CHECK_EQ (append_records (&f, 0, 0, FP_RECORD_SIZE, 3, 1), 0);
   CHECK_EQ (del_report (&f, 1, 30001, 1, NULL), 0);
-  CHECK_UEQ (test_host_n_packets (f.host), 3);
+  /* Three data packets, each report's template ahead of its first. */
+  CHECK_UEQ (captured (&f, 0, NULL, 0), 3);
+  CHECK_UEQ (captured (&f, 1, NULL, 0), 2);
   CHECK_EQ (vpp_ipfix_exporter_counters (f.main, 0, &c), 0);
   CHECK_UEQ (c.packets, 3);
   CHECK_UEQ (c.data_records, 6);
@@ -1529,7 +1563,8 @@ test_flush (void)
   CHECK_EQ (append_records (&f, 1, 1, FP_RECORD_SIZE, 0, 1), 0);
   CHECK_UEQ (test_host_n_packets (f.host), 0);
   CHECK_EQ (vpp_ipfix_flush (f.main), 0);
-  CHECK_UEQ (test_host_n_packets (f.host), 3);
+  CHECK_UEQ (captured (&f, 0, NULL, 0), 3);
+  CHECK_UEQ (captured (&f, 1, NULL, 0), 2);
   CHECK_UEQ (stream_sequence (&f, 0), 4);
   CHECK_UEQ (stream_sequence (&f, 1), 1);
   CHECK_UEQ (test_host_live_buffers (f.host), 0);
@@ -1598,6 +1633,9 @@ test_threads (void)
   enable_ipv4 (&f, 1450);
   CHECK_EQ (add_fp (&f, 1, 30001, 1, NULL), 0);
   CHECK_EQ (add_fp (&f, 1, 30001, 2, NULL), 0);
+  /* Templates first, as a process node sends them: the test reads data only. */
+  CHECK_EQ (vpp_ipfix_templates_send_due (f.main, NULL, NULL), 0);
+  test_host_clear_packets (f.host);
   for (t = 0; t < N_THREADS; t++)
     {
       w[t].f = &f;
@@ -1900,6 +1938,7 @@ main (void)
     TEST (test_data_path_vpp_style),
     TEST (test_send_nothing),
     TEST (test_ipv6_and_checksums),
+    TEST (test_template_goes_ahead_of_first_data),
     TEST (test_counters_keep_deleted_reports),
     TEST (test_flush),
     TEST (test_threads),

@@ -720,9 +720,13 @@ test_record_sizes (void)
   if (p)
     memset (p, 0x5a, 464);
   CHECK_EQ (vpp_ipfix_buffer_send (f.main, 0, 0, 1), 0);
-  CHECK_UEQ (test_host_n_packets (f.host), 1);
-  if (test_host_n_packets (f.host) == 1)
-    CHECK_UEQ (test_host_packet (f.host, 0)->info.length, 512);
+  /* The report's template goes out ahead of its first data. */
+  CHECK_UEQ (test_host_n_packets (f.host), 2);
+  if (test_host_n_packets (f.host) == 2)
+    {
+      CHECK (test_host_packet (f.host, 0)->info.is_template);
+      CHECK_UEQ (test_host_packet (f.host, 1)->info.length, 512);
+    }
   free (big);
   fixture_fini (&f);
 }
@@ -834,6 +838,12 @@ test_enqueue_refused (void)
   CHECK_EQ (vpp_ipfix_exporter_counters (f.main, 0, &c), 0);
   CHECK_UEQ (c.templates, 0);
   CHECK_UEQ (c.dropped_packets, 1);
+
+  /* With its template delivered, data goes out alone from here. */
+  test_host_refuse_enqueue (f.host, 0);
+  CHECK_EQ (vpp_ipfix_template_send (f.main, 0, 0), 0);
+  test_host_clear_packets (f.host);
+  test_host_refuse_enqueue (f.host, 1);
 
   /* A refused data packet: dropped, and the sequence number still moves
      (RFC 7011: the collector sees the loss). */

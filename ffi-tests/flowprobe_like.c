@@ -87,7 +87,6 @@ typedef struct
   const flow_report_t *report_a;
   uint32_t path_mtu;
   uint32_t all_headers_size; /* where the first record goes in a buffer */
-  uint32_t data_limit;	     /* where the last record must end */
   uint32_t n_options;	     /* reliability statistics messages sent */
   int flush_idle;	     /* workers send idle packets from their loop */
   double start;
@@ -289,8 +288,7 @@ worker_fail (worker_t *w, const char *call, int rv)
 }
 
 /* Report A, as flowprobe writes: straight into the packet at
-   next_data_offset, sending when the next record would pass the MTU (the
-   limit is data_limit, not path_mtu: see configure). */
+   next_data_offset, sending when the next record would pass the MTU. */
 static void
 export_a (worker_t *w, uint32_t i)
 {
@@ -309,7 +307,7 @@ export_a (worker_t *w, uint32_t i)
   ptd->next_data_offset += RECORD_A_SIZE;
   ptd->n_data_records++;
   w->records[0]++;
-  if ((uint32_t) ptd->next_data_offset + RECORD_A_SIZE > run->data_limit)
+  if ((uint32_t) ptd->next_data_offset + RECORD_A_SIZE > run->path_mtu)
     {
       rv = vpp_ipfix_buffer_send (run->main, 0, run->report_index[0], t);
       if (rv)
@@ -599,17 +597,10 @@ configure (run_t *run)
       fprintf (stderr, "flowprobe_like: report A or exporter 0 not found\n");
       return 1;
     }
+  /* Buffers keep room for the IP and UDP headers whoever writes them (the
+     kernel, over UDP), so flowprobe's own check against path_mtu holds. */
   run->path_mtu = exp->path_mtu;
-  /* The buffer holds the packet from where the library writes it: the IP
-     header for a pcap instance (all_headers_size 48 or 68), the IPFIX message
-     for a standalone one over UDP (20), the kernel adding IP and UDP. The
-     packet on the wire, headers and all, must fit the path MTU, so a caller
-     writing records itself stops at the MTU less the headers it does not
-     write (VPP's flowprobe compares with path_mtu: right only when the buffer
-     holds every header). */
   run->all_headers_size = exp->all_headers_size;
-  run->data_limit =
-    run->path_mtu - (wire_headers (run) - run->all_headers_size);
   return 0;
 }
 

@@ -150,6 +150,12 @@ enum vpp_ipfix_error_t
    */
   VPP_IPFIX_ERROR_BUSY = -1008,
   /*
+   The background timer runs: a call that leaves the thread's packet to the caller
+   to write into (`vpp_ipfix_record_reserve`, `vpp_ipfix_buffer_get`) could race it;
+   copy records in with `vpp_ipfix_record_append` instead.
+   */
+  VPP_IPFIX_ERROR_TIMER_RUNNING = -1009,
+  /*
    A panic inside the library was caught at the C boundary; the call had no effect
    that can be relied on. Please report it.
    */
@@ -498,10 +504,15 @@ typedef struct vpp_ipfix_counters_t {
  */
 typedef struct vpp_ipfix_packet_info_t {
   /*
-   Bytes of the packet in the buffer: from the IP header, or from the IPFIX message
-   header when the host writes IP and UDP itself.
+   Bytes of the packet in the buffer, from its start (the IP header, or the room
+   left for it when the host writes IP and UDP itself).
    */
   uint32_t length;
+  /*
+   Where the IPFIX message starts in the buffer (after IP and UDP): what a host that
+   writes its own IP and UDP headers sends.
+   */
+  uint32_t message_offset;
   /*
    The exporter's FIB index (`~0` = none): VPP sends in this FIB.
    */
@@ -920,9 +931,11 @@ int32_t vpp_ipfix_flush(struct vpp_ipfix_main_t *main);
  template interval ago), of every enabled exporter. Writes how many went out to
  `*sent_out` and the seconds until the next one is due (at most 5) to `*next_due_out`;
  both may be NULL. Returns 0, or the last error of a template that could not be sent
- (it is retried next time and counted). Workers quiesced.
+ (it is retried next time and counted). May run while workers export, as VPP's
+ process node does, from one thread at a time; it uses thread index 0's host
+ resources (VPP's main thread).
  */
-int32_t vpp_ipfix_templates_send_due(struct vpp_ipfix_main_t *main,
+int32_t vpp_ipfix_templates_send_due(const struct vpp_ipfix_main_t *main,
                                      uint32_t *sent_out,
                                      double *next_due_out);
 
@@ -1030,9 +1043,10 @@ int32_t vpp_ipfix_report_counters(const struct vpp_ipfix_main_t *main,
 
 /*
  Sends report `report_index`'s template now (rebuilt first when needed), whether due or
- not. It carries the stream's current sequence number. Workers quiesced.
+ not. It carries the stream's current sequence number. May run while workers export,
+ like `vpp_ipfix_templates_send_due`.
  */
-int32_t vpp_ipfix_template_send(struct vpp_ipfix_main_t *main,
+int32_t vpp_ipfix_template_send(const struct vpp_ipfix_main_t *main,
                                 uint32_t exporter_index,
                                 uint32_t report_index);
 
@@ -1046,6 +1060,22 @@ int32_t vpp_ipfix_template_is_due(const struct vpp_ipfix_main_t *main,
                                   uint32_t report_index,
                                   double now,
                                   uint8_t *due_out);
+
+/*
+ Starts a background thread that, every `period` seconds, sends the templates that are
+ due and each thread's packets that waited `max_age` seconds or more (0.2 s is a good
+ default; `period` 0 = `max_age` / 2). Per-thread calls then take a per-thread gate
+ (two atomic operations per call, uncontended) so the timer never touches a packet its
+ worker is filling. A configuration call: workers quiesced. -81 when a timer already
+ runs, -73 for a negative, NaN or zero `max_age` or a negative `period`.
+ */
+int32_t vpp_ipfix_timer_start(struct vpp_ipfix_main_t *main, double max_age, double period);
+
+/*
+ Stops the background timer and waits for its thread (-6 when none runs). A
+ configuration call: workers quiesced. `vpp_ipfix_main_destroy` stops it too.
+ */
+int32_t vpp_ipfix_timer_stop(struct vpp_ipfix_main_t *main);
 
 #ifdef __cplusplus
 }  // extern "C"

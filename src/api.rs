@@ -247,8 +247,9 @@ impl Process {
             .ok_or(Error::VPP_IPFIX_ERROR_NO_SUCH_ENTRY)
     }
 
-    /// Sends the templates (and reliability statistics) that are due.
-    pub fn send_due_templates(&mut self) -> TemplateRound {
+    /// Sends the templates (and reliability statistics) that are due. Workers may be
+    /// exporting meanwhile (VPP's process node does the same).
+    pub fn send_due_templates(&self) -> TemplateRound {
         self.instance.send_due_templates()
     }
 

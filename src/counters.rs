@@ -94,14 +94,22 @@ impl ThreadCounters {
 #[derive(Debug, Default)]
 pub struct TemplateCounters {
     sent: AtomicU64,
+    /// IPFIX message bytes of the templates sent (RFC 7011 §4.3 counts these).
+    octets: AtomicU64,
     alloc_failures: AtomicU64,
     dropped: AtomicU64,
 }
 
 impl TemplateCounters {
-    /// A template packet went out.
-    pub fn sent(&self) {
+    /// A template packet went out, its IPFIX message `message_octets` long.
+    pub fn sent(&self, message_octets: u64) {
         self.sent.fetch_add(1, Relaxed);
+        self.octets.fetch_add(message_octets, Relaxed);
+    }
+
+    /// IPFIX message bytes of the templates sent.
+    pub fn octets(&self) -> u64 {
+        self.octets.load(Relaxed)
     }
     /// A template packet could not get a buffer.
     pub fn alloc_failed(&self) {

@@ -19,6 +19,7 @@ use crate::types::{
 /// Everything one worker needs to export one report's records, borrowed shared: any
 /// number of workers hold one at once, each with its own `flow_report_per_thread_t`.
 pub struct DataPath<'a> {
+    pub instance: &'a Instance,
     pub exp: &'a ipfix_exporter_t,
     pub report: &'a flow_report_t,
     pub stream: &'a flow_report_stream_t,
@@ -26,6 +27,7 @@ pub struct DataPath<'a> {
     pub embedder: &'a dyn Embedder,
     pub framing: Framing,
     pub exporter_index: u32,
+    pub report_index: u32,
     pub thread_index: u32,
 }
 
@@ -56,6 +58,7 @@ impl Instance {
         let st = self.state.get(exporter_index as usize)?;
         let exp = self.exporters.get(exporter_index as usize)?;
         Some(DataPath {
+            instance: self,
             exp,
             report,
             stream: st.streams.get(report.stream_index as usize)?,
@@ -67,6 +70,7 @@ impl Instance {
             embedder: self.embedder.as_ref(),
             framing: Framing::new(exp, self.host_writes_ip_udp),
             exporter_index,
+            report_index: r,
             thread_index,
         })
     }
@@ -134,21 +138,18 @@ impl Instance {
         if thread_index >= self.n_threads {
             return Err(Error::VPP_IPFIX_ERROR_INVALID_WORKER);
         }
-        let framing = self.framing(exporter_index);
-        let st = &mut self.state[exporter_index as usize];
-        let report = &st.reports[r as usize];
-        let rs = &mut st.report_state[r as usize];
-        let dp = DataPath {
-            exp: &self.exporters[exporter_index as usize],
-            report,
-            stream: stream_of(&st.streams, report)?,
-            counters: &rs.thread_counters[thread_index as usize],
-            embedder: self.embedder.as_ref(),
-            framing,
-            exporter_index,
-            thread_index,
-        };
-        Ok(f(&dp, &mut rs.per_thread[thread_index as usize]))
+        // The state leaves its slot for the call, so the view can borrow the whole
+        // instance; nothing else looks at the slot meanwhile (`&mut self`).
+        fn slot(inst: &mut Instance, (e, r, t): (u32, u32, u32)) -> &mut flow_report_per_thread_t {
+            &mut inst.state[e as usize].report_state[r as usize].per_thread[t as usize]
+        }
+        let at = (exporter_index, r, thread_index);
+        let mut ptd = std::mem::take(slot(self, at));
+        let out = self
+            .data_path(exporter_index, r, thread_index)
+            .map(|dp| f(&dp, &mut ptd));
+        *slot(self, at) = ptd;
+        out
     }
 
     /// Sends every packet under construction of report `r` (all threads). Workers must be
@@ -207,16 +208,6 @@ impl Instance {
         }
         self.embedder.sync();
     }
-}
-
-/// A report's stream. C may write `stream_index`; a bad one is an error, not a panic.
-fn stream_of<'a>(
-    streams: &'a [flow_report_stream_t],
-    report: &flow_report_t,
-) -> Result<&'a flow_report_stream_t> {
-    streams
-        .get(report.stream_index as usize)
-        .ok_or(Error::VPP_IPFIX_ERROR_INVALID_VALUE)
 }
 
 /// The fast path of [`DataPath::reserve`]: where a record of `size` bytes goes in the
@@ -431,6 +422,7 @@ impl DataPath<'_> {
             self.drop_packet(ptd);
             return Err(Error::VPP_IPFIX_ERROR_INVALID_VALUE);
         }
+        self.ensure_template();
         let records = ptd.n_data_records;
         let sequence_number = self
             .stream
@@ -462,6 +454,21 @@ impl DataPath<'_> {
                 self.counters.dropped(u64::from(records));
                 Err(Error::VPP_IPFIX_ERROR_ENQUEUE_FAILED)
             }
+        }
+    }
+
+    /// Sends the report's template first if it never went out, so no data reaches the
+    /// collector before its template (RFC 7011 §8): one load per packet. Reports whose
+    /// template comes from a rewrite callback are the VPP shim's to send.
+    fn ensure_template(&self) {
+        if self.report.last_template_sent.load() == 0.0 {
+            let now = self.embedder.now();
+            let _ = self.instance.send_template_from(
+                self.exporter_index,
+                self.report_index,
+                now,
+                self.thread_index,
+            );
         }
     }
 

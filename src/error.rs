@@ -45,6 +45,10 @@ pub enum vpp_ipfix_error_t {
     /// A configuration call while a thread is inside a per-thread call: the barrier rule
     /// broken (detected in debug builds only).
     VPP_IPFIX_ERROR_BUSY = -1008,
+    /// The background timer runs: a call that leaves the thread's packet to the caller
+    /// to write into (`vpp_ipfix_record_reserve`, `vpp_ipfix_buffer_get`) could race it;
+    /// copy records in with `vpp_ipfix_record_append` instead.
+    VPP_IPFIX_ERROR_TIMER_RUNNING = -1009,
     /// A panic inside the library was caught at the C boundary; the call had no effect
     /// that can be relied on. Please report it.
     VPP_IPFIX_ERROR_PANIC = -1099,
@@ -83,6 +87,9 @@ impl Error {
             VPP_IPFIX_ERROR_BUFFER_TOO_SMALL => c"embedder buffer smaller than the packet",
             VPP_IPFIX_ERROR_NO_MEMORY => c"out of memory",
             VPP_IPFIX_ERROR_BUSY => c"configuration while workers export (barrier not held)",
+            VPP_IPFIX_ERROR_TIMER_RUNNING => {
+                c"the background timer runs: append records instead of writing into the packet"
+            }
             VPP_IPFIX_ERROR_PANIC => c"internal error (panic caught)",
         }
     }
@@ -99,7 +106,7 @@ impl Error {
 }
 
 /// Every variant, for `from_code` and tests.
-pub const ALL: [Error; 17] = {
+pub const ALL: [Error; 18] = {
     use vpp_ipfix_error_t::*;
     [
         VPP_IPFIX_OK,
@@ -118,6 +125,7 @@ pub const ALL: [Error; 17] = {
         VPP_IPFIX_ERROR_BUFFER_TOO_SMALL,
         VPP_IPFIX_ERROR_NO_MEMORY,
         VPP_IPFIX_ERROR_BUSY,
+        VPP_IPFIX_ERROR_TIMER_RUNNING,
         VPP_IPFIX_ERROR_PANIC,
     ]
 };

@@ -7,8 +7,9 @@ use crate::error::{Error, Result};
 use crate::exporter::{vpp_ipfix_exporter_config_t, DEFAULT_MAX_EXPORTERS};
 use crate::ops::Embedder;
 use crate::packet::Framing;
+use crate::report::{lock, next_template_id};
 use crate::state::ExporterState;
-use crate::types::{ip_address_t, ipfix_exporter_t};
+use crate::types::{ip_address_t, ipfix_exporter_t, STREAM_FREE};
 
 /// The largest thread count accepted (VPP's thread index is 16 bits).
 pub const MAX_THREADS: u32 = 1024;
@@ -151,7 +152,17 @@ impl Instance {
         self.flush_exporter(index);
         let resets = settings.resets(&self.exporters[i]);
         settings.apply(&mut self.exporters[i]);
-        self.state[i].reliability_options = settings.reliability_options;
+        let st = &mut self.state[i];
+        st.reliability_options = settings.reliability_options;
+        if st.reliability_options {
+            // Streams that had no statistics yet take their options template id now.
+            for (s, o) in st.streams.iter_mut().zip(st.stream_options.iter_mut()) {
+                let o = lock(o);
+                if s.domain_id != STREAM_FREE && o.template_id.is_none() {
+                    o.template_id = Some(next_template_id(s));
+                }
+            }
+        }
         if resets {
             self.reports_reset(index)?;
         }

@@ -16,9 +16,12 @@ pub struct BufferHandle(pub usize);
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct vpp_ipfix_packet_info_t {
-    /// Bytes of the packet in the buffer: from the IP header, or from the IPFIX message
-    /// header when the host writes IP and UDP itself.
+    /// Bytes of the packet in the buffer, from its start (the IP header, or the room
+    /// left for it when the host writes IP and UDP itself).
     pub length: u32,
+    /// Where the IPFIX message starts in the buffer (after IP and UDP): what a host that
+    /// writes its own IP and UDP headers sends.
+    pub message_offset: u32,
     /// The exporter's FIB index (`~0` = none): VPP sends in this FIB.
     pub fib_index: u32,
     /// The exporter it belongs to.

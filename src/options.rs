@@ -3,26 +3,28 @@
 //! data records and octets the stream exported and the records it could not send.
 
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::counters::vpp_ipfix_counters_t;
 use crate::error::{Error, Result};
 use crate::instance::Instance;
 use crate::packet::{self, MessageFields};
-use crate::report::FIRST_TEMPLATE_ID;
+use crate::state::StreamOptions;
 use crate::types::STREAM_FREE;
 use crate::wire::ipfix::{self, FieldSpec};
 
 /// observationDomainId, the scope (§4.3).
 const SCOPE: [FieldSpec; 1] = [FieldSpec::new(149, 4)];
 /// exportedMessageTotalCount (data, template and options messages, this one included),
-/// exportedFlowRecordTotalCount (flow records, not options records), exportedOctetTotalCount,
-/// notSentFlowTotalCount, notSentPacketTotalCount.
+/// exportedFlowRecordTotalCount (flow records, not options records),
+/// exportedOctetTotalCount (the IPFIX messages' bytes, without IP and UDP headers),
+/// notSentFlowTotalCount (166), notSentPacketTotalCount (167).
 const FIELDS: [FieldSpec; 5] = [
     FieldSpec::new(41, 8),
     FieldSpec::new(42, 8),
     FieldSpec::new(40, 8),
+    FieldSpec::new(166, 8),
     FieldSpec::new(167, 8),
-    FieldSpec::new(168, 8),
 ];
 
 /// Bytes of the options template set and of the data set with its one record.
@@ -32,23 +34,34 @@ fn sets_len() -> (usize, usize) {
     (template, ipfix::SET_HEADER_LEN + record)
 }
 
+/// The options of a stream, locked: the template sender runs beside the workers.
+fn locked(m: &Mutex<StreamOptions>) -> MutexGuard<'_, StreamOptions> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl Instance {
-    /// A stream's totals: its reports now, plus its deleted reports and options messages.
-    fn stream_totals(&self, e: usize, s: usize) -> vpp_ipfix_counters_t {
+    /// A stream's totals, its reports now plus its deleted reports, and the IPFIX
+    /// message bytes of its data and template messages.
+    fn stream_totals(&self, e: usize, s: usize, o: &StreamOptions) -> (vpp_ipfix_counters_t, u64) {
         let st = &self.state[e];
-        let mut total = st.stream_options[s].retired;
+        let mut total = o.retired;
+        let mut template_octets = o.retired_template_octets;
         for (fr, rs) in st.reports.iter().zip(&st.report_state) {
             if fr.stream_index as usize == s {
                 total.add(&rs.counters());
+                template_octets += rs.template_counters.octets();
             }
         }
-        total
+        // Data packets' bytes include the IP and UDP headers when the library wrote them.
+        let headers = self.framing(e as u32).message_offset() as u64;
+        let data_octets = total.bytes.saturating_sub(total.packets * headers);
+        (total, data_octets + template_octets)
     }
 
     /// Sends the reliability statistics of every stream of exporter `e` that has them on
     /// and due at `now` (never sent, or more than the template interval ago). Returns
     /// (sent, last error).
-    pub(crate) fn send_due_options(&mut self, e: u32, now: f64) -> (u32, Option<Error>) {
+    pub(crate) fn send_due_options(&self, e: u32, now: f64) -> (u32, Option<Error>) {
         let ei = e as usize;
         if !self.state[ei].reliability_options {
             return (0, None);
@@ -56,12 +69,12 @@ impl Instance {
         let interval = f64::from(self.exporters[ei].template_interval);
         let (mut sent, mut last_error) = (0, None);
         for s in 0..self.state[ei].streams.len() {
-            let o = &self.state[ei].stream_options[s];
+            let mut o = locked(&self.state[ei].stream_options[s]);
             let due = o.last_sent == 0.0 || now > o.last_sent + interval;
             if self.state[ei].streams[s].domain_id == STREAM_FREE || !due {
                 continue;
             }
-            match self.send_options(e, s, now) {
+            match self.send_options(e, s, &mut o, now) {
                 Ok(()) => sent += 1,
                 Err(err) => last_error = Some(err),
             }
@@ -71,7 +84,7 @@ impl Instance {
 
     /// One message: the options template set, then the data set with the stream's
     /// totals. The record is a data record: it advances the sequence number by one.
-    fn send_options(&mut self, e: u32, s: usize, now: f64) -> Result<()> {
+    fn send_options(&self, e: u32, s: usize, o: &mut StreamOptions, now: f64) -> Result<()> {
         let ei = e as usize;
         let framing = self.framing(e);
         let (template_len, data_len) = sets_len();
@@ -79,19 +92,9 @@ impl Instance {
         if len > framing.max_len(self.exporters[ei].path_mtu) {
             return Err(Error::VPP_IPFIX_ERROR_TEMPLATE_TOO_BIG);
         }
-        let totals = self.stream_totals(ei, s);
-        let st = &mut self.state[ei];
-        let template_id = match st.stream_options[s].template_id {
-            Some(id) => id,
-            None => {
-                let stream = &mut st.streams[s];
-                let id = FIRST_TEMPLATE_ID + stream.next_template_no;
-                stream.next_template_no =
-                    ((u32::from(stream.next_template_no) + 1) % (65536 - 256)) as u16;
-                st.stream_options[s].template_id = Some(id);
-                id
-            }
-        };
+        // Taken when the statistics were turned on or the stream created.
+        let template_id = o.template_id.ok_or(Error::VPP_IPFIX_ERROR_INVALID_VALUE)?;
+        let (totals, octets) = self.stream_totals(ei, s, o);
         let Some((handle, mut buf)) = self.embedder.buffer_alloc(0, len as u32) else {
             return Err(Error::VPP_IPFIX_ERROR_NO_BUFFER);
         };
@@ -99,8 +102,7 @@ impl Instance {
             self.embedder.buffer_free(0, handle, buf);
             return Err(Error::VPP_IPFIX_ERROR_BUFFER_TOO_SMALL);
         }
-        let o = &st.stream_options[s];
-        let stream = &st.streams[s];
+        let stream = &self.state[ei].streams[s];
         let pkt = &mut buf.bytes_mut()[..len];
         let sets_at = framing.message_offset() + ipfix::MESSAGE_HEADER_LEN;
         let (template_set, data_set) = pkt[sets_at..].split_at_mut(template_len);
@@ -121,7 +123,7 @@ impl Instance {
         let values = [
             totals.packets + totals.templates + o.messages + 1,
             totals.data_records,
-            totals.bytes + o.octets + len as u64,
+            octets + o.octets + (len - framing.message_offset()) as u64,
             totals.dropped_records,
             totals.dropped_packets,
         ];
@@ -141,12 +143,11 @@ impl Instance {
         packet::finish(pkt, exp, framing, &fields);
         let mut info = packet::info(exp, e, &fields, len, 1);
         info.is_template = true;
-        let o = &mut st.stream_options[s];
         o.last_sent = now;
         match self.embedder.enqueue(0, handle, buf, &info) {
             Ok(()) => {
                 o.messages += 1;
-                o.octets += len as u64;
+                o.octets += (len - framing.message_offset()) as u64;
                 Ok(())
             }
             Err(_) => {

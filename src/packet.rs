@@ -21,7 +21,9 @@ pub fn ip_header_len(is_ip6: bool) -> usize {
 
 /// How the library lays out a packet for an exporter: the IP family, and whether the
 /// library writes the IP and UDP headers (VPP, pcap) or the host does (a UDP socket,
-/// where the kernel adds them and the library's buffer starts at the IPFIX message).
+/// where the kernel adds them). The layout is the same either way, room for IP and UDP
+/// first, so a VPP-style caller's arithmetic (`next_data_offset + size > path_mtu`
+/// against `all_headers_size`) holds whatever the host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Framing {
     pub is_ip6: bool,
@@ -42,13 +44,10 @@ impl Framing {
         ip_header_len(self.is_ip6) + ip::UDP_HEADER_LEN
     }
 
-    /// Where the IPFIX message starts in the library's buffer.
+    /// Where the IPFIX message starts in the library's buffer (after the IP and UDP
+    /// headers, or the room for them when the host writes its own).
     pub fn message_offset(self) -> usize {
-        if self.host_writes_ip_udp {
-            0
-        } else {
-            self.ip_udp_len()
-        }
+        self.ip_udp_len()
     }
 
     /// Where the first record of a data packet goes (VPP's `all_headers_size`).
@@ -56,10 +55,10 @@ impl Framing {
         self.message_offset() + ipfix::MESSAGE_HEADER_LEN + ipfix::SET_HEADER_LEN
     }
 
-    /// The most bytes the library's buffer may hold so the packet on the wire, headers
+    /// The most bytes the library's buffer may hold: the packet on the wire, headers
     /// included, stays within `path_mtu` (RFC 7011 §10.3.3).
     pub fn max_len(self, path_mtu: u32) -> usize {
-        (path_mtu as usize).saturating_sub(self.ip_udp_len() - self.message_offset())
+        path_mtu as usize
     }
 
     /// `(all_headers_size(), max_len(path_mtu))` without branches, for the per-record
@@ -94,7 +93,9 @@ pub struct MessageFields {
 /// headers: callers reserve `framing.all_headers_size()`.
 pub fn finish(pkt: &mut [u8], exp: &ipfix_exporter_t, framing: Framing, m: &MessageFields) {
     if framing.host_writes_ip_udp {
-        write_message(pkt, m);
+        if let Some(message) = pkt.get_mut(framing.message_offset()..) {
+            write_message(message, m);
+        }
         return;
     }
     let is_ip6 = framing.is_ip6;
@@ -181,6 +182,7 @@ pub fn info(
 ) -> PacketInfo {
     PacketInfo {
         length: length as u32,
+        message_offset: Framing::new(exp, false).message_offset() as u32,
         fib_index: exp.fib_index,
         exporter_index,
         records: u32::from(records),
@@ -253,18 +255,23 @@ mod tests {
     }
 
     #[test]
-    fn host_framing_writes_only_the_message() {
-        let mut pkt = [0xaa_u8; 28];
+    fn host_framing_keeps_vpps_layout_and_writes_only_the_message() {
+        let mut pkt = [0xaa_u8; 48 + 28];
         let framing = Framing {
             is_ip6: true,
             host_writes_ip_udp: true,
         };
-        assert_eq!(framing.all_headers_size(), 20);
-        assert_eq!(framing.max_len(512), 512 - 48);
+        assert_eq!(
+            framing.all_headers_size(),
+            48 + 20,
+            "VPP's all_headers_size"
+        );
+        assert_eq!(framing.max_len(512), 512);
         finish(&mut pkt, &exporter(true, 1), framing, &fields());
-        assert_eq!(&pkt[0..4], &[0, 10, 0, 28]);
-        assert_eq!(&pkt[16..20], &[1, 0, 0, 12]);
-        assert_eq!(&pkt[20..], &[0xaa; 8], "records untouched");
+        assert_eq!(&pkt[..48], &[0xaa; 48], "the host writes IP and UDP");
+        assert_eq!(&pkt[48..52], &[0, 10, 0, 28]);
+        assert_eq!(&pkt[64..68], &[1, 0, 0, 12]);
+        assert_eq!(&pkt[68..], &[0xaa; 8], "records untouched");
     }
 
     #[test]

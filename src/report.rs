@@ -8,7 +8,9 @@ use crate::error::{Error, Result};
 use crate::exporter::{self, MAX_PATH_MTU};
 use crate::instance::Instance;
 use crate::packet::Framing;
-use crate::state::{ReportState, StreamOptions};
+use std::sync::{Mutex, PoisonError};
+
+use crate::state::ReportState;
 use crate::template;
 use crate::types::{
     flow_report_per_thread_t, flow_report_stream_t, flow_report_t, ipfix_report_element_t,
@@ -41,6 +43,19 @@ pub struct ReportSpec {
 pub struct ReportAdded {
     pub report_index: u32,
     pub template_id: u16,
+}
+
+/// Takes the stream's next template id: 256 + its next number, wrapping within
+/// 256..65535 (VPP's rule).
+pub(crate) fn next_template_id(s: &mut flow_report_stream_t) -> u16 {
+    let id = FIRST_TEMPLATE_ID + s.next_template_no;
+    s.next_template_no = ((u32::from(s.next_template_no) + 1) % TEMPLATE_ID_SPACE) as u16;
+    id
+}
+
+/// The value behind a mutex the library holds exclusively (`&mut`): no lock taken.
+pub(crate) fn lock<T>(m: &mut Mutex<T>) -> &mut T {
+    m.get_mut().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// VPP's elements as field specifiers; `None` when one cannot be encoded.
@@ -205,12 +220,12 @@ impl Instance {
                             next_template_no,
                             ..fresh
                         };
-                        st.stream_options[i] = StreamOptions::default();
+                        st.stream_options[i] = Mutex::default();
                         i
                     }
                     None => {
                         st.streams.push(fresh);
-                        st.stream_options.push(StreamOptions::default());
+                        st.stream_options.push(Mutex::default());
                         st.streams.len() - 1
                     }
                 }
@@ -218,14 +233,16 @@ impl Instance {
         };
         let s = &mut st.streams[si];
         s.n_reports += 1;
-        let template_id = FIRST_TEMPLATE_ID + s.next_template_no;
-        s.next_template_no = ((u32::from(s.next_template_no) + 1) % TEMPLATE_ID_SPACE) as u16;
+        let template_id = next_template_id(s);
+        let options = lock(&mut st.stream_options[si]);
+        if st.reliability_options && options.template_id.is_none() {
+            options.template_id = Some(next_template_id(s));
+        }
         let fr = flow_report_t {
             template_id,
             data_record_size: wire_ipfix::record_len(&spec.fields).map_or(-1, |l| l as i32),
             per_thread_data: AtomicPtr::new(state.per_thread.as_mut_ptr()),
             stream_index: si as u32,
-            update_rewrite: 1,
             opaque: spec.opaque,
             rewrite_callback: spec.rewrite_callback,
             report_elements: AtomicPtr::new(if state.elements.is_empty() {
@@ -304,7 +321,7 @@ impl Instance {
             per_thread,
             thread_counters,
             template_counters: TemplateCounters::default(),
-            rewrite: Vec::new(),
+            rewrite: Mutex::default(),
         })
     }
 
@@ -321,7 +338,9 @@ impl Instance {
         let rs = st.report_state.remove(r);
         st.retired.add(&rs.counters());
         if let Some(o) = st.stream_options.get_mut(fr.stream_index as usize) {
+            let o = lock(o);
             o.retired.add(&rs.counters());
+            o.retired_template_octets += rs.template_counters.octets();
         }
         if let Some(s) = st.streams.get_mut(fr.stream_index as usize) {
             s.n_reports = s.n_reports.saturating_sub(1);
@@ -340,12 +359,11 @@ impl Instance {
         for s in st.streams.iter_mut().filter(|s| s.domain_id != STREAM_FREE) {
             *s.sequence_number.get_mut() = 0;
         }
-        for fr in st.reports.iter_mut() {
-            fr.update_rewrite = 1;
-            fr.last_template_sent = 0.0;
+        for fr in &st.reports {
+            fr.resend_template();
         }
         for o in st.stream_options.iter_mut() {
-            o.last_sent = 0.0;
+            lock(o).last_sent = 0.0;
         }
         Ok(())
     }
@@ -363,14 +381,13 @@ impl Instance {
         *s.sequence_number.get_mut() = 0;
         for fr in st
             .reports
-            .iter_mut()
+            .iter()
             .filter(|fr| fr.stream_index == stream_index)
         {
-            fr.update_rewrite = 1;
-            fr.last_template_sent = 0.0;
+            fr.resend_template();
         }
         if let Some(o) = st.stream_options.get_mut(stream_index as usize) {
-            o.last_sent = 0.0;
+            lock(o).last_sent = 0.0;
         }
         Ok(())
     }

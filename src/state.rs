@@ -2,6 +2,8 @@
 //! retired counters; per report, its fields, per-thread states and counters, and its
 //! template packet. Plain data; the operations live with `Instance`.
 
+use std::sync::Mutex;
+
 use crate::counters::{vpp_ipfix_counters_t, TemplateCounters, ThreadCounters};
 use crate::types::{
     flow_report_per_thread_t, flow_report_stream_t, flow_report_t, ipfix_report_element_t,
@@ -20,20 +22,23 @@ pub(crate) struct ExporterState {
     pub retired: vpp_ipfix_counters_t,
     /// Send RFC 7011 §4.3 reliability statistics per stream (our setting, off for VPP).
     pub reliability_options: bool,
-    /// Parallel to `streams`, same index.
-    pub stream_options: Vec<StreamOptions>,
+    /// Parallel to `streams`, same index. Locked by the template sender, which runs
+    /// beside the workers.
+    pub stream_options: Vec<Mutex<StreamOptions>>,
 }
 
 /// A stream's reliability statistics (RFC 7011 §4.3): its options template and what its
 /// deleted reports and its options messages contributed.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct StreamOptions {
-    /// Taken from the stream's template ids the first time options are sent.
+    /// Taken from the stream's template ids when the stream is created with reliability
+    /// statistics on, or when they are turned on.
     pub template_id: Option<u16>,
     /// When the options template and record were last sent; 0 = never.
     pub last_sent: f64,
-    /// Counters of the stream's deleted reports.
+    /// Counters of the stream's deleted reports, and their templates' message bytes.
     pub retired: vpp_ipfix_counters_t,
+    pub retired_template_octets: u64,
     /// Options messages sent, and their bytes.
     pub messages: u64,
     pub octets: u64,
@@ -51,8 +56,9 @@ pub(crate) struct ReportState {
     /// One block per thread, parallel to `per_thread`.
     pub thread_counters: Vec<ThreadCounters>,
     pub template_counters: TemplateCounters,
-    /// The template packet (`fr->rewrite` points here).
-    pub rewrite: Vec<u8>,
+    /// The template packet (`fr->rewrite` points here); locked by the template sender,
+    /// which runs beside the workers.
+    pub rewrite: Mutex<Vec<u8>>,
 }
 
 impl ReportState {

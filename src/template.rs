@@ -1,6 +1,9 @@
 //! Templates: building a report's template packet from its fields, and sending the
 //! templates that are due (before first use, then every template interval; RFC 7011 §8.4).
 
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::PoisonError;
+
 use crate::error::{Error, Result};
 use crate::exporter;
 use crate::instance::Instance;
@@ -75,12 +78,13 @@ impl Instance {
         self.check_report(exporter_index, r)?;
         let exp = &self.exporters[exporter_index as usize];
         let fr = &self.state[exporter_index as usize].reports[r as usize];
-        Ok(fr.last_template_sent == 0.0
-            || now > fr.last_template_sent + f64::from(exp.template_interval))
+        let last = fr.last_template_sent.load();
+        Ok(last == 0.0 || now > last + f64::from(exp.template_interval))
     }
 
-    /// Sends every due template of every enabled exporter, at the embedder's time.
-    pub fn send_due_templates(&mut self) -> TemplateRound {
+    /// Sends every due template of every enabled exporter, at the embedder's time. Runs
+    /// beside the workers, as VPP's process node does: it takes a shared borrow.
+    pub fn send_due_templates(&self) -> TemplateRound {
         let now = self.embedder.now();
         let mut round = TemplateRound {
             next_due_in: DEFAULT_POLL_INTERVAL,
@@ -110,7 +114,7 @@ impl Instance {
                 }
                 let fr = &self.state[e as usize].reports[r as usize];
                 let interval = f64::from(self.exporters[e as usize].template_interval);
-                let next = fr.last_template_sent + interval - now;
+                let next = fr.last_template_sent.load() + interval - now;
                 round.next_due_in = round.next_due_in.min(next.max(0.0));
             }
             let (sent, error) = self.send_due_options(e, now);
@@ -128,7 +132,19 @@ impl Instance {
 
     /// Sends report `r`'s template now, rebuilding it first when needed. It carries the
     /// stream's current sequence number and does not advance it (RFC 7011 §3.1).
-    pub fn send_template(&mut self, exporter_index: u32, r: u32, now: f64) -> Result<()> {
+    pub fn send_template(&self, exporter_index: u32, r: u32, now: f64) -> Result<()> {
+        self.send_template_from(exporter_index, r, now, 0)
+    }
+
+    /// `send_template` with the host resources of `thread_index` (a worker sending the
+    /// template ahead of its first data).
+    pub fn send_template_from(
+        &self,
+        exporter_index: u32,
+        r: u32,
+        now: f64,
+        thread_index: u32,
+    ) -> Result<()> {
         self.check_report(exporter_index, r)?;
         let e = exporter_index as usize;
         let exp = &self.exporters[e];
@@ -136,9 +152,9 @@ impl Instance {
             return Err(Error::VPP_IPFIX_ERROR_EXPORTER_DISABLED);
         }
         let framing = self.framing(exporter_index);
-        let st = &mut self.state[e];
-        let fr = &mut st.reports[r as usize];
-        let rs = &mut st.report_state[r as usize];
+        let st = &self.state[e];
+        let fr = &st.reports[r as usize];
+        let rs = &st.report_state[r as usize];
         let stream = st
             .streams
             .get(fr.stream_index as usize)
@@ -147,38 +163,39 @@ impl Instance {
             // Built by the owner's rewrite callback (VPP shim), not from elements.
             return Err(Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT);
         }
-        if fr.update_rewrite != 0 || rs.rewrite.is_empty() {
-            rs.rewrite = build(exp, framing, stream, fr.template_id, &rs.fields)?;
-            *fr.rewrite.get_mut() = rs.rewrite.as_mut_ptr();
-            fr.update_rewrite = 0;
+        let mut rewrite = rs.rewrite.lock().unwrap_or_else(PoisonError::into_inner);
+        if fr.update_rewrite.load(Relaxed) != 0 || rewrite.is_empty() {
+            *rewrite = build(exp, framing, stream, fr.template_id, &rs.fields)?;
+            fr.rewrite.store(rewrite.as_mut_ptr(), Relaxed);
+            fr.update_rewrite.store(0, Relaxed);
         }
-        let len = rs.rewrite.len();
-        let Some((handle, mut buf)) = self.embedder.buffer_alloc(0, len as u32) else {
+        let len = rewrite.len();
+        let Some((handle, mut buf)) = self.embedder.buffer_alloc(thread_index, len as u32) else {
             rs.template_counters.alloc_failed();
             return Err(Error::VPP_IPFIX_ERROR_NO_BUFFER);
         };
         if (buf.capacity() as usize) < len {
-            self.embedder.buffer_free(0, handle, buf);
+            self.embedder.buffer_free(thread_index, handle, buf);
             rs.template_counters.alloc_failed();
             return Err(Error::VPP_IPFIX_ERROR_BUFFER_TOO_SMALL);
         }
         let pkt = &mut buf.bytes_mut()[..len];
-        pkt.copy_from_slice(&rs.rewrite);
+        pkt.copy_from_slice(&rewrite);
+        drop(rewrite);
         let fields = MessageFields {
             domain_id: stream.domain_id,
             src_port: stream.src_port,
             export_time: now as u32,
-            sequence_number: stream
-                .sequence_number
-                .load(std::sync::atomic::Ordering::Relaxed),
+            sequence_number: stream.sequence_number.load(Relaxed),
             data_set_id: None,
         };
         packet::finish(pkt, exp, framing, &fields);
         let info = packet::info(exp, exporter_index, &fields, len, 0);
-        match self.embedder.enqueue(0, handle, buf, &info) {
+        match self.embedder.enqueue(thread_index, handle, buf, &info) {
             Ok(()) => {
-                fr.last_template_sent = now;
-                rs.template_counters.sent();
+                fr.last_template_sent.store(now);
+                rs.template_counters
+                    .sent((len - framing.message_offset()) as u64);
                 Ok(())
             }
             Err(_) => {

@@ -9,7 +9,7 @@
 #![allow(non_camel_case_types)]
 
 use std::ffi::c_void;
-use std::sync::atomic::{AtomicPtr, AtomicU32};
+use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use static_assertions::{assert_eq_align, assert_eq_size, const_assert_eq};
 
@@ -97,6 +97,30 @@ pub struct flow_report_stream_t {
     pub next_template_no: u16,
 }
 
+/// An `f64` that threads share: C sees a `double`. The template sender (VPP's process
+/// node) writes `last_template_sent` while workers read the report.
+#[repr(transparent)]
+#[derive(Debug, Default)]
+pub struct AtomicF64(AtomicU64);
+
+impl AtomicF64 {
+    /// A new value.
+    pub const fn new(v: f64) -> Self {
+        AtomicF64(AtomicU64::new(v.to_bits()))
+    }
+    /// The value now.
+    pub fn load(&self) -> f64 {
+        f64::from_bits(self.0.load(Ordering::Relaxed))
+    }
+    /// Sets the value.
+    pub fn store(&self, v: f64) {
+        self.0.store(v.to_bits(), Ordering::Relaxed);
+    }
+}
+
+assert_eq_size!(AtomicF64, f64);
+assert_eq_align!(AtomicF64, f64);
+
 /// Marks a free stream slot (VPP's `~0`).
 pub const STREAM_FREE: u32 = u32::MAX;
 
@@ -139,9 +163,9 @@ pub struct flow_report_t {
     /// Index of this report's stream in the exporter's `streams`.
     pub stream_index: u32,
     /// When the template was last sent (embedder time); 0 = never.
-    pub last_template_sent: f64,
+    pub last_template_sent: AtomicF64,
     /// Non-zero when the template must be rebuilt before it is next sent.
-    pub update_rewrite: i32,
+    pub update_rewrite: AtomicI32,
     /// VPP's bitmap of fields to send; kept for callers, unused by the core.
     pub fields_to_send: AtomicPtr<usize>,
     /// The owner's value; part of the report's identity.
@@ -335,6 +359,14 @@ impl ip_address_t {
     }
 }
 
+impl flow_report_t {
+    /// Makes the template due at once, rebuilt (after a reset or a change of stream).
+    pub fn resend_template(&self) {
+        self.update_rewrite.store(1, Ordering::Relaxed);
+        self.last_template_sent.store(0.0);
+    }
+}
+
 impl Default for flow_report_t {
     fn default() -> Self {
         flow_report_t {
@@ -343,8 +375,8 @@ impl Default for flow_report_t {
             data_record_size: 0,
             per_thread_data: AtomicPtr::default(),
             stream_index: 0,
-            last_template_sent: 0.0,
-            update_rewrite: 1,
+            last_template_sent: AtomicF64::new(0.0),
+            update_rewrite: AtomicI32::new(1),
             fields_to_send: AtomicPtr::default(),
             opaque: opaque_t::default(),
             rewrite_callback: None,

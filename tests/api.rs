@@ -134,3 +134,47 @@ fn a_process_without_a_host_is_refused() {
         Some(Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT)
     );
 }
+
+#[test]
+fn templates_go_out_while_workers_export() {
+    let (capture, mut p) = process(3);
+    let fields = [FieldSpec::new(10, 4), FieldSpec::new(14, 4)];
+    let report = p.add_report(0, 1, 30001, &fields).unwrap();
+    assert_eq!(p.send_due_templates().sent, 1);
+    let rounds = std::thread::scope(|s| {
+        for t in 1..3u32 {
+            let mut w = p.worker(t).unwrap();
+            s.spawn(move || {
+                for i in 0..20_000u32 {
+                    let mut rec = [0u8; 8];
+                    rec[..4].copy_from_slice(&t.to_be_bytes());
+                    rec[4..].copy_from_slice(&i.to_be_bytes());
+                    w.append(report, &rec).unwrap();
+                }
+            });
+        }
+        // The main thread refreshes templates meanwhile, as VPP's process node does.
+        let mut sent = 0;
+        for k in 1..=50 {
+            capture.set_now(1_700_000_000.0 + 21.0 * f64::from(k));
+            sent += p.send_due_templates().sent;
+        }
+        sent
+    });
+    assert_eq!(rounds, 50, "one template per interval");
+    let datagrams: Vec<_> = capture
+        .take_packets()
+        .iter()
+        .map(|p| parse_ip_udp(&p.bytes).unwrap())
+        .collect();
+    let messages = decode_datagrams(&mut Decoder::new(), &datagrams).unwrap();
+    let totals = check_sequences(&messages).unwrap();
+    assert_eq!(totals.values().sum::<u64>(), 40_000);
+    assert_eq!(
+        messages
+            .iter()
+            .filter(|(_, m)| !m.templates.is_empty())
+            .count(),
+        51
+    );
+}

@@ -92,7 +92,7 @@ fn each_stream_reports_what_it_exported_and_counts_the_record_in_its_sequence() 
         assert_eq!(t.scope_count, 1);
         assert_eq!(t.fields[0].element_id, 149, "scoped by observationDomainId");
         let ids: Vec<u16> = t.fields[1..].iter().map(|f| f.element_id).collect();
-        assert_eq!(ids, vec![41, 42, 40, 167, 168]);
+        assert_eq!(ids, vec![41, 42, 40, 166, 167]);
         assert_eq!(t.id, 257, "taken after the stream's report template");
         let rec = &m.data_records[0];
         assert_eq!(be_uint(&rec.values[0]), u64::from(m.domain_id));
@@ -115,12 +115,21 @@ fn each_stream_reports_what_it_exported_and_counts_the_record_in_its_sequence() 
         "two templates, the first options message, the data, this one"
     );
     assert_eq!(values[2], 300, "flow records");
+    let octets: u64 = messages
+        .iter()
+        .filter(|(_, m)| m.domain_id == 7)
+        .map(|(_, m)| u64::from(m.length))
+        .sum();
+    assert_eq!(
+        values[3], octets,
+        "every domain-7 message's IPFIX bytes, this one's too"
+    );
     assert_eq!(&values[4..], &[0, 0], "nothing lost");
 }
 
 #[test]
 fn options_are_off_unless_asked_for_as_in_vpp() {
-    let (capture, mut inst) = instance(false);
+    let (capture, inst) = instance(false);
     assert_eq!(inst.send_due_templates().sent, 2);
     let messages = decode(&capture, &mut Decoder::new());
     assert!(messages.iter().all(|(_, m)| m.options_templates.is_empty()));

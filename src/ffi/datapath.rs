@@ -5,7 +5,8 @@ use std::ffi::c_void;
 use std::sync::atomic::Ordering;
 
 use super::boundary::write_out;
-use super::instance::{vpp_ipfix_main_t, InsideDatapath};
+use super::instance::vpp_ipfix_main_t;
+use super::threads::InsideDatapath;
 use crate::datapath::{room_in_current, DataPath};
 use crate::error::{Error, Result};
 use crate::types::flow_report_per_thread_t;
@@ -24,29 +25,73 @@ unsafe fn with_thread<T>(
 ) -> Result<T> {
     // SAFETY: per the function's contract.
     let m = unsafe { main.as_ref() }.ok_or(Error::VPP_IPFIX_ERROR_NULL_POINTER)?;
-    let _inside = InsideDatapath::enter(m);
+    let _inside = InsideDatapath::enter(m, thread_index);
     let dp = m
         .instance
         .data_path(exporter_index, report_index, thread_index)?;
+    // SAFETY: this thread is inside for `thread_index` (the contract, and the gate when a
+    // timer runs).
+    let ptd = unsafe { state_of(&dp) };
+    f(&dp, ptd)
+}
+
+/// The per-thread state of `dp`'s report for `dp`'s thread.
+///
+/// # Safety
+/// The caller is that thread inside a per-thread call, or the timer holding that
+/// thread's gate, and no configuration runs: nothing else touches the entry.
+unsafe fn state_of<'a>(dp: &DataPath<'a>) -> &'a mut flow_report_per_thread_t {
     // SAFETY: `per_thread_data` holds `n_threads` entries (a report's per-thread vector is
-    // never resized) and `thread_index < n_threads` was checked by `data_path`; only this
-    // thread touches its entry while no configuration runs (the contract), so this is the
-    // one live reference to it.
-    let ptd = unsafe {
+    // never resized) and `data_path` checked `thread_index < n_threads`; exclusive per
+    // the function's contract, so this is the one live reference to the entry.
+    unsafe {
         &mut *dp
             .report
             .per_thread_data
             .load(Ordering::Relaxed)
-            .add(thread_index as usize)
-    };
-    f(&dp, ptd)
+            .add(dp.thread_index as usize)
+    }
+}
+
+/// Sends thread `thread_index`'s packets, of every report, that waited `max_age` or
+/// more; then the host's batch for that thread. Returns (sent, last error code).
+///
+/// # Safety
+/// As `state_of`, for `thread_index`.
+pub(crate) unsafe fn flush_thread_idle(
+    m: &vpp_ipfix_main_t,
+    thread_index: u32,
+    max_age: f64,
+) -> (u32, i32) {
+    let now = m.instance.embedder().now();
+    let (mut sent, mut last_error) = (0u32, 0i32);
+    for e in 0..m.instance.max_exporters() {
+        let Ok(n_reports) = m.instance.n_reports(e) else {
+            continue;
+        };
+        for r in 0..n_reports {
+            let went = m.instance.data_path(e, r, thread_index).and_then(|dp| {
+                // SAFETY: per the function's contract.
+                let ptd = unsafe { state_of(&dp) };
+                dp.flush_if_idle(ptd, now, max_age)
+            });
+            match went {
+                Ok(true) => sent += 1,
+                Ok(false) => {}
+                Err(err) => last_error = err.code(),
+            }
+        }
+    }
+    m.instance.embedder().flush(thread_index);
+    (sent, last_error)
 }
 
 /// The per-record fast paths' view of thread `thread_index` of report `report_index`:
-/// its state, when `main` is non-NULL and every index is valid (the checks of
-/// `with_thread`, nothing built); `None` sends the caller to its full path, which says
-/// what is wrong. Loads and comparisons only: nothing here can panic, so the fast paths
-/// run before their function's panic boundary, which only the full path needs.
+/// its state, when `main` is non-NULL, every index is valid (the checks of
+/// `with_thread`, nothing built) and no background timer runs (the full paths take the
+/// thread's gate then); `None` sends the caller to its full path, which says what is
+/// wrong. Loads and comparisons only: nothing here can panic, so the fast paths run
+/// before their function's panic boundary, which only the full path needs.
 ///
 /// # Safety
 /// As `with_thread`.
@@ -59,6 +104,10 @@ unsafe fn hot_thread<'m>(
 ) -> Option<(&'m vpp_ipfix_main_t, &'m mut flow_report_per_thread_t)> {
     // SAFETY: NULL or a live instance (contract).
     let m = unsafe { main.as_ref() }?;
+    // Only configuration turns the timer on or off, never during a per-thread call.
+    if m.timer_on.load(Ordering::Relaxed) {
+        return None;
+    }
     let report = m
         .instance
         .hot_report(exporter_index, report_index, thread_index)?;
@@ -74,7 +123,8 @@ unsafe fn hot_thread<'m>(
 }
 
 /// Where a record of `size` bytes goes in thread `thread_index`'s current packet, counted
-/// as written, when it fits there (`room_in_current`); `None` otherwise.
+/// as written, when it fits there (`room_in_current`); `None` otherwise. The guard marks
+/// the thread inside while the caller fills the room.
 ///
 /// # Safety
 /// As `with_thread`.
@@ -85,13 +135,27 @@ unsafe fn hot_room<'m>(
     report_index: u32,
     thread_index: u32,
     size: u16,
-) -> Option<&'m mut [u8]> {
+) -> Option<(InsideDatapath<'m>, &'m mut [u8])> {
     // SAFETY: per this function's contract.
     let (m, ptd) = unsafe { hot_thread(main, exporter_index, report_index, thread_index) }?;
-    let _inside = InsideDatapath::enter(m);
+    let inside = InsideDatapath::enter(m, thread_index);
     let exp = m.instance.exporter_slot(exporter_index)?;
     let room = room_in_current(exp, m.instance.host_writes_ip_udp(), ptd, size)?;
-    ptd.packet.bytes_mut().get_mut(room)
+    Some((inside, ptd.packet.bytes_mut().get_mut(room)?))
+}
+
+/// Calls that hand the thread's packet to the caller to write into after they return
+/// (`vpp_ipfix_buffer_get`, `vpp_ipfix_record_reserve`) cannot share it with the
+/// background timer, which could send it meanwhile.
+///
+/// # Safety
+/// `main` is NULL or a live instance.
+unsafe fn refuse_while_timer_runs(main: *const vpp_ipfix_main_t) -> Result<()> {
+    // SAFETY: per the function's contract.
+    match unsafe { main.as_ref() } {
+        Some(m) if m.timer_on.load(Ordering::Relaxed) => Err(Error::VPP_IPFIX_ERROR_TIMER_RUNNING),
+        _ => Ok(()),
+    }
 }
 
 fn report_error<T>(r: Result<T>, error_out: *mut i32) -> Option<T> {
@@ -122,7 +186,7 @@ pub extern "C" fn vpp_ipfix_buffer_get(
     // SAFETY: the threading rule (contract of this function).
     if let Some((m, ptd)) = unsafe { hot_thread(main, exporter_index, report_index, thread_index) }
     {
-        let _inside = InsideDatapath::enter(m);
+        let _inside = InsideDatapath::enter(m, thread_index);
         if !ptd.packet.is_empty() {
             // SAFETY: NULL or writable (contract).
             unsafe { write_out(error_out, 0) };
@@ -144,7 +208,11 @@ extern "C" fn buffer_get_full(
 ) -> *mut c_void {
     ffi_boundary! {
         // SAFETY: the threading rule (contract of `vpp_ipfix_buffer_get`).
-        let r = unsafe { with_thread(main, exporter_index, report_index, thread_index, |dp, ptd| dp.get_buffer(ptd)) };
+        let r = unsafe {
+            refuse_while_timer_runs(main).and_then(|()| {
+                with_thread(main, exporter_index, report_index, thread_index, |dp, ptd| dp.get_buffer(ptd))
+            })
+        };
         report_error(r, error_out).map_or(std::ptr::null_mut(), |h| h.0 as *mut c_void)
     }
 }
@@ -186,7 +254,8 @@ pub extern "C" fn vpp_ipfix_record_reserve(
 ) -> *mut u8 {
     // The fast path: room in the current packet.
     // SAFETY: the threading rule (contract of this function).
-    if let Some(room) = unsafe { hot_room(main, exporter_index, report_index, thread_index, size) }
+    if let Some((_inside, room)) =
+        unsafe { hot_room(main, exporter_index, report_index, thread_index, size) }
     {
         // SAFETY: NULL or writable (contract).
         unsafe { write_out(error_out, 0) };
@@ -216,8 +285,10 @@ extern "C" fn record_reserve_full(
     ffi_boundary! {
         // SAFETY: the threading rule (contract of `vpp_ipfix_record_reserve`).
         let r = unsafe {
-            with_thread(main, exporter_index, report_index, thread_index, |dp, ptd| {
-                dp.reserve(ptd, size).map(|b| b.as_mut_ptr())
+            refuse_while_timer_runs(main).and_then(|()| {
+                with_thread(main, exporter_index, report_index, thread_index, |dp, ptd| {
+                    dp.reserve(ptd, size).map(|b| b.as_mut_ptr())
+                })
             })
         };
         report_error(r, error_out).unwrap_or(std::ptr::null_mut())
@@ -238,7 +309,7 @@ pub extern "C" fn vpp_ipfix_record_append(
     // The fast path: the record fits in the current packet.
     if let (false, Ok(size)) = (record.is_null(), u16::try_from(len)) {
         // SAFETY: the threading rule (contract of this function).
-        if let Some(room) =
+        if let Some((_inside, room)) =
             unsafe { hot_room(main, exporter_index, report_index, thread_index, size) }
         {
             // SAFETY: `record` is non-NULL and holds `len` readable bytes that do not
@@ -353,23 +424,9 @@ pub extern "C" fn vpp_ipfix_thread_flush_idle(
         if max_age.is_nan() {
             return Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT.code();
         }
-        let now = m.instance.embedder().now();
-        let (mut sent, mut last_error) = (0u32, 0i32);
-        for e in 0..m.instance.max_exporters() {
-            let Ok(n_reports) = m.instance.n_reports(e) else { continue };
-            for r in 0..n_reports {
-                // SAFETY: the threading rule (contract of this function).
-                let went = unsafe {
-                    with_thread(main, e, r, thread_index, |dp, ptd| dp.flush_if_idle(ptd, now, max_age))
-                };
-                match went {
-                    Ok(true) => sent += 1,
-                    Ok(false) => {}
-                    Err(err) => last_error = err.code(),
-                }
-            }
-        }
-        m.instance.embedder().flush(thread_index);
+        let _inside = InsideDatapath::enter(m, thread_index);
+        // SAFETY: this thread is inside for `thread_index` (the threading rule).
+        let (sent, last_error) = unsafe { flush_thread_idle(m, thread_index, max_age) };
         // SAFETY: NULL or writable (contract).
         unsafe { write_out(sent_out, sent) };
         last_error

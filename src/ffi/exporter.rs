@@ -36,7 +36,7 @@ pub extern "C" fn vpp_ipfix_exporter_set(
     ffi_boundary! {
         check_not_null!(main, config);
         // SAFETY: a live instance, workers quiesced; a readable config (contract).
-        let (inst, config) = (try_code!(unsafe { instance_mut(main) }), unsafe { *config });
+        let (mut inst, config) = (try_code!(unsafe { instance_mut(main) }), unsafe { *config });
         code(inst.exporter_set(exporter_index, &config))
     }
 }
@@ -53,7 +53,7 @@ pub extern "C" fn vpp_ipfix_exporter_create(
     ffi_boundary! {
         check_not_null!(main, config, exporter_index_out);
         // SAFETY: a live instance, workers quiesced; a readable config (contract).
-        let (inst, config) = (try_code!(unsafe { instance_mut(main) }), unsafe { *config });
+        let (mut inst, config) = (try_code!(unsafe { instance_mut(main) }), unsafe { *config });
         match inst.exporter_create(&config) {
             Ok(i) => {
                 // SAFETY: non-null and writable (contract).
@@ -75,7 +75,7 @@ pub extern "C" fn vpp_ipfix_exporter_delete(
     ffi_boundary! {
         check_not_null!(main);
         // SAFETY: a live instance, workers quiesced (contract).
-        let inst = try_code!(unsafe { instance_mut(main) });
+        let mut inst = try_code!(unsafe { instance_mut(main) });
         code(inst.exporter_delete(exporter_index))
     }
 }

@@ -8,6 +8,11 @@ use std::path::PathBuf;
 
 use super::boundary::{code, write_out};
 use super::c_ops::{vpp_ipfix_ops_t, CEmbedder};
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::AtomicBool;
+
+use super::threads::{ThreadGate, TimerPause};
+use super::timer::Timer;
 use crate::error::Error;
 use crate::instance::Instance;
 use crate::ops::Embedder;
@@ -23,15 +28,26 @@ use crate::transport::{PcapWriter, StandaloneConfig, StandaloneHost};
 /// its own thread index, never two threads with the same index.
 pub struct vpp_ipfix_main_t {
     pub(crate) instance: Instance,
+    /// One per thread: shared with the background timer while it runs.
+    pub(crate) gates: Box<[ThreadGate]>,
+    /// A background timer runs (changed by configuration calls only).
+    pub(crate) timer_on: AtomicBool,
+    pub(crate) timer: Option<Timer>,
     /// Threads inside a per-thread call (debug builds check the barrier rule with it).
     #[cfg(debug_assertions)]
-    threads_inside: std::sync::atomic::AtomicU32,
+    pub(crate) threads_inside: std::sync::atomic::AtomicU32,
 }
 
 impl vpp_ipfix_main_t {
     fn new(instance: Instance) -> Self {
+        let gates = (0..instance.n_threads())
+            .map(|_| ThreadGate::default())
+            .collect();
         vpp_ipfix_main_t {
             instance,
+            gates,
+            timer_on: AtomicBool::new(false),
+            timer: None,
             #[cfg(debug_assertions)]
             threads_inside: std::sync::atomic::AtomicU32::new(0),
         }
@@ -55,21 +71,52 @@ pub(crate) unsafe fn instance<'a>(main: *const vpp_ipfix_main_t) -> Result<&'a I
         .ok_or(Error::VPP_IPFIX_ERROR_NULL_POINTER)
 }
 
+/// Exclusive access for a configuration call; the background timer, if any, makes no
+/// round while it lives.
+pub(crate) struct Configuring<'a, T> {
+    value: &'a mut T,
+    _pause: Option<TimerPause>,
+}
+
+impl<T> Deref for Configuring<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.value
+    }
+}
+
+impl<T> DerefMut for Configuring<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.value
+    }
+}
+
 /// The main object behind a C pointer, for configuration. Debug builds refuse it while a
 /// thread is inside a per-thread call (`VPP_IPFIX_ERROR_BUSY`): the barrier rule broken.
 ///
 /// # Safety
-/// As `instance`, and no other thread is using the instance (the barrier rule).
+/// As `instance`, and no worker is using the instance (the barrier rule).
 pub(crate) unsafe fn main_mut<'a>(
     main: *mut vpp_ipfix_main_t,
-) -> Result<&'a mut vpp_ipfix_main_t, Error> {
-    // SAFETY: per the function's contract.
-    let m = unsafe { main.as_mut() }.ok_or(Error::VPP_IPFIX_ERROR_NULL_POINTER)?;
+) -> Result<Configuring<'a, vpp_ipfix_main_t>, Error> {
+    if main.is_null() {
+        return Err(Error::VPP_IPFIX_ERROR_NULL_POINTER);
+    }
+    // The timer may be reading the instance: pause it before taking `&mut`.
+    // SAFETY: a live instance (contract); only the `timer` field is read, shared.
+    let shared = unsafe { (*main).timer.as_ref().map(Timer::shared) };
+    let pause = shared.map(TimerPause::new);
+    // SAFETY: non-null and live (contract); workers are quiesced (contract) and the timer
+    // is paused, so this is the only reference.
+    let m = unsafe { &mut *main };
     #[cfg(debug_assertions)]
     if m.threads_inside.load(std::sync::atomic::Ordering::SeqCst) != 0 {
         return Err(Error::VPP_IPFIX_ERROR_BUSY);
     }
-    Ok(m)
+    Ok(Configuring {
+        value: m,
+        _pause: pause,
+    })
 }
 
 /// The instance behind a C pointer, for configuration (workers quiesced).
@@ -78,44 +125,13 @@ pub(crate) unsafe fn main_mut<'a>(
 /// As `main_mut`.
 pub(crate) unsafe fn instance_mut<'a>(
     main: *mut vpp_ipfix_main_t,
-) -> Result<&'a mut Instance, Error> {
+) -> Result<Configuring<'a, Instance>, Error> {
     // SAFETY: per the function's contract.
-    unsafe { main_mut(main) }.map(|m| &mut m.instance)
-}
-
-/// Marks a thread inside a per-thread call for as long as it lives (debug builds).
-pub(crate) struct InsideDatapath<'a> {
-    #[cfg(debug_assertions)]
-    count: &'a std::sync::atomic::AtomicU32,
-    #[cfg(not(debug_assertions))]
-    _main: std::marker::PhantomData<&'a ()>,
-}
-
-impl<'a> InsideDatapath<'a> {
-    pub(crate) fn enter(main: &'a vpp_ipfix_main_t) -> Self {
-        #[cfg(debug_assertions)]
-        {
-            main.threads_inside
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            InsideDatapath {
-                count: &main.threads_inside,
-            }
-        }
-        #[cfg(not(debug_assertions))]
-        {
-            let _ = main;
-            InsideDatapath {
-                _main: std::marker::PhantomData,
-            }
-        }
-    }
-}
-
-impl Drop for InsideDatapath<'_> {
-    fn drop(&mut self) {
-        #[cfg(debug_assertions)]
-        self.count.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-    }
+    let Configuring { value, _pause } = unsafe { main_mut(main) }?;
+    Ok(Configuring {
+        value: &mut value.instance,
+        _pause,
+    })
 }
 
 fn create(
@@ -266,6 +282,9 @@ pub extern "C" fn vpp_ipfix_main_destroy(main: *mut vpp_ipfix_main_t) {
         }
         // SAFETY: non-null, from `vpp_ipfix_main_create*`, destroyed once (contract).
         let mut main = unsafe { Box::from_raw(main) };
+        if let Some(timer) = main.timer.take() {
+            timer.stop();
+        }
         main.instance.flush_all();
     }
 }
@@ -277,7 +296,7 @@ pub extern "C" fn vpp_ipfix_main_destroy(main: *mut vpp_ipfix_main_t) {
 pub extern "C" fn vpp_ipfix_flush(main: *mut vpp_ipfix_main_t) -> i32 {
     ffi_boundary! {
         // SAFETY: NULL or a live instance, workers quiesced (contract).
-        let m = try_code!(unsafe { main_mut(main) });
+        let mut m = try_code!(unsafe { main_mut(main) });
         m.instance.flush_all();
         0
     }
@@ -287,17 +306,19 @@ pub extern "C" fn vpp_ipfix_flush(main: *mut vpp_ipfix_main_t) -> i32 {
 /// template interval ago), of every enabled exporter. Writes how many went out to
 /// `*sent_out` and the seconds until the next one is due (at most 5) to `*next_due_out`;
 /// both may be NULL. Returns 0, or the last error of a template that could not be sent
-/// (it is retried next time and counted). Workers quiesced.
+/// (it is retried next time and counted). May run while workers export, as VPP's
+/// process node does, from one thread at a time; it uses thread index 0's host
+/// resources (VPP's main thread).
 #[no_mangle]
 pub extern "C" fn vpp_ipfix_templates_send_due(
-    main: *mut vpp_ipfix_main_t,
+    main: *const vpp_ipfix_main_t,
     sent_out: *mut u32,
     next_due_out: *mut f64,
 ) -> i32 {
     ffi_boundary! {
         check_not_null!(main);
-        // SAFETY: a live instance, workers quiesced (contract).
-        let inst = try_code!(unsafe { instance_mut(main) });
+        // SAFETY: a live instance (contract).
+        let inst = try_code!(unsafe { instance(main) });
         let round = inst.send_due_templates();
         // SAFETY: each NULL or writable (contract).
         unsafe {

@@ -14,3 +14,5 @@ pub mod exporter;
 pub mod instance;
 pub mod os;
 pub mod report;
+mod threads;
+pub mod timer;

@@ -53,7 +53,7 @@ pub extern "C" fn vpp_ipfix_report_add_del(
     ffi_boundary! {
         check_not_null!(main, a);
         // SAFETY: a live instance, workers quiesced; `a` readable and writable (contract).
-        let (inst, a) = (try_code!(unsafe { instance_mut(main) }), unsafe { &mut *a });
+        let (mut inst, a) = (try_code!(unsafe { instance_mut(main) }), unsafe { &mut *a });
         let elements: &[ipfix_report_element_t] = if a.is_add == 0 || a.n_report_elements == 0 {
             &[]
         } else if a.report_elements.is_null() {
@@ -97,7 +97,7 @@ pub extern "C" fn vpp_ipfix_report_add(
     ffi_boundary! {
         check_not_null!(main, config);
         // SAFETY: a live instance, workers quiesced; a readable config (contract).
-        let (inst, c) = (try_code!(unsafe { instance_mut(main) }), unsafe { *config });
+        let (mut inst, c) = (try_code!(unsafe { instance_mut(main) }), unsafe { *config });
         if c.n_fields == 0 {
             return Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT.code();
         }
@@ -151,7 +151,7 @@ pub extern "C" fn vpp_ipfix_report_delete(
     ffi_boundary! {
         check_not_null!(main);
         // SAFETY: a live instance, workers quiesced (contract).
-        let inst = try_code!(unsafe { instance_mut(main) });
+        let mut inst = try_code!(unsafe { instance_mut(main) });
         let spec = ReportSpec { domain_id, src_port, opaque, ..Default::default() };
         match inst.report_delete(exporter_index, &spec) {
             Ok(id) => {
@@ -171,7 +171,7 @@ pub extern "C" fn vpp_ipfix_reports_reset(main: *mut vpp_ipfix_main_t, exporter_
     ffi_boundary! {
         check_not_null!(main);
         // SAFETY: a live instance, workers quiesced (contract).
-        let inst = try_code!(unsafe { instance_mut(main) });
+        let mut inst = try_code!(unsafe { instance_mut(main) });
         code(inst.reports_reset(exporter_index))
     }
 }
@@ -187,7 +187,7 @@ pub extern "C" fn vpp_ipfix_stream_reset(
     ffi_boundary! {
         check_not_null!(main);
         // SAFETY: a live instance, workers quiesced (contract).
-        let inst = try_code!(unsafe { instance_mut(main) });
+        let mut inst = try_code!(unsafe { instance_mut(main) });
         code(inst.stream_reset(exporter_index, stream_index))
     }
 }
@@ -207,7 +207,7 @@ pub extern "C" fn vpp_ipfix_stream_change(
     ffi_boundary! {
         check_not_null!(main);
         // SAFETY: a live instance, workers quiesced (contract).
-        let inst = try_code!(unsafe { instance_mut(main) });
+        let mut inst = try_code!(unsafe { instance_mut(main) });
         match inst.stream_change(exporter_index, (old_domain_id, old_src_port), (new_domain_id, new_src_port)) {
             Ok(true) => 0,
             Ok(false) => 1,
@@ -274,17 +274,18 @@ pub extern "C" fn vpp_ipfix_report_counters(
 }
 
 /// Sends report `report_index`'s template now (rebuilt first when needed), whether due or
-/// not. It carries the stream's current sequence number. Workers quiesced.
+/// not. It carries the stream's current sequence number. May run while workers export,
+/// like `vpp_ipfix_templates_send_due`.
 #[no_mangle]
 pub extern "C" fn vpp_ipfix_template_send(
-    main: *mut vpp_ipfix_main_t,
+    main: *const vpp_ipfix_main_t,
     exporter_index: u32,
     report_index: u32,
 ) -> i32 {
     ffi_boundary! {
         check_not_null!(main);
-        // SAFETY: a live instance, workers quiesced (contract).
-        let inst = try_code!(unsafe { instance_mut(main) });
+        // SAFETY: a live instance (contract).
+        let inst = try_code!(unsafe { instance(main) });
         let now = inst.embedder().now();
         let sent = inst.send_template(exporter_index, report_index, now);
         inst.embedder().flush(0);

@@ -280,7 +280,10 @@ impl Embedder for StandaloneHost {
         packet: PacketBuf,
         info: &PacketInfo,
     ) -> Result<(), EnqueueRefused> {
-        let Some(message) = packet.bytes().get(..info.length as usize) else {
+        let Some(message) = packet
+            .bytes()
+            .get(info.message_offset as usize..info.length as usize)
+        else {
             self.pool.give_back(packet);
             self.refused.fetch_add(1, Relaxed);
             return Err(EnqueueRefused);
@@ -354,6 +357,7 @@ mod tests {
         };
         PacketInfo {
             length: 0,
+            message_offset: 0,
             fib_index: !0,
             exporter_index: 0,
             records: 1,

@@ -481,6 +481,7 @@ mod tests {
         };
         PacketInfo {
             length: 0,
+            message_offset: 0,
             fib_index: !0,
             exporter_index,
             records,
