@@ -15,6 +15,8 @@ done
 # AddressSanitizer's runtime for gcc 12.
 [ -e /usr/lib/x86_64-linux-gnu/libasan.so.8 ] || [ -n "$(ls /usr/lib/*/libasan.so.* 2>/dev/null)" ] \
   || need+=(libasan8)
+# libfixbuf's headers and library, for the benchmark's libfixbuf row (make bench).
+[ -e /usr/include/fixbuf/public.h ] || need+=(libfixbuf-dev)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
