@@ -138,7 +138,7 @@ unsafe fn hot_room<'m>(
 ) -> Option<(InsideDatapath<'m>, &'m mut [u8])> {
     // SAFETY: per this function's contract.
     let (m, ptd) = unsafe { hot_thread(main, exporter_index, report_index, thread_index) }?;
-    let inside = InsideDatapath::enter(m, thread_index);
+    let inside = InsideDatapath::enter_untimed(m);
     let exp = m.instance.exporter_slot(exporter_index)?;
     let room = room_in_current(exp, m.instance.host_writes_ip_udp(), ptd, size)?;
     Some((inside, ptd.packet.bytes_mut().get_mut(room)?))
@@ -186,7 +186,7 @@ pub extern "C" fn vpp_ipfix_buffer_get(
     // SAFETY: the threading rule (contract of this function).
     if let Some((m, ptd)) = unsafe { hot_thread(main, exporter_index, report_index, thread_index) }
     {
-        let _inside = InsideDatapath::enter(m, thread_index);
+        let _inside = InsideDatapath::enter_untimed(m);
         if !ptd.packet.is_empty() {
             // SAFETY: NULL or writable (contract).
             unsafe { write_out(error_out, 0) };
