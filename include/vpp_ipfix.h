@@ -1063,11 +1063,13 @@ int32_t vpp_ipfix_template_is_due(const struct vpp_ipfix_main_t *main,
 
 /*
  Starts a background thread that, every `period` seconds, sends the templates that are
- due and each thread's packets that waited `max_age` seconds or more (0.2 s is a good
- default; `period` 0 = `max_age` / 2). Per-thread calls then take a per-thread gate
+ due and each thread's packets that waited `max_age` seconds or more (`max_age` 0 =
+ 0.2 s; `period` 0 = `max_age` / 2). Per-thread calls then take a per-thread gate
  (two atomic operations per call, uncontended) so the timer never touches a packet its
- worker is filling. A configuration call: workers quiesced. -81 when a timer already
- runs, -73 for a negative, NaN or zero `max_age` or a negative `period`.
+ worker is filling; `vpp_ipfix_record_reserve` and `vpp_ipfix_buffer_get` return
+ `VPP_IPFIX_ERROR_TIMER_RUNNING` meanwhile (records are appended, not written after
+ the call). A configuration call: workers quiesced. -81 when a timer already runs,
+ -73 for a negative or NaN `max_age` or `period`.
  */
 int32_t vpp_ipfix_timer_start(struct vpp_ipfix_main_t *main, double max_age, double period);
 

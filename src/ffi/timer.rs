@@ -13,6 +13,10 @@ use super::instance::{main_mut, vpp_ipfix_main_t};
 use super::threads::TimerShared;
 use crate::error::Error;
 
+/// How long a packet may wait in a quiet worker when the caller does not say: well under
+/// a second, so collectors see records promptly, yet a busy worker fills its packets.
+pub const DEFAULT_IDLE_AGE: f64 = 0.2;
+
 /// A running timer: its thread and what it shares with configuration calls.
 pub(crate) struct Timer {
     shared: Arc<TimerShared>,
@@ -57,11 +61,13 @@ unsafe fn round(addr: &MainAddr, max_age: f64) {
 }
 
 /// Starts a background thread that, every `period` seconds, sends the templates that are
-/// due and each thread's packets that waited `max_age` seconds or more (0.2 s is a good
-/// default; `period` 0 = `max_age` / 2). Per-thread calls then take a per-thread gate
+/// due and each thread's packets that waited `max_age` seconds or more (`max_age` 0 =
+/// 0.2 s; `period` 0 = `max_age` / 2). Per-thread calls then take a per-thread gate
 /// (two atomic operations per call, uncontended) so the timer never touches a packet its
-/// worker is filling. A configuration call: workers quiesced. -81 when a timer already
-/// runs, -73 for a negative, NaN or zero `max_age` or a negative `period`.
+/// worker is filling; `vpp_ipfix_record_reserve` and `vpp_ipfix_buffer_get` return
+/// `VPP_IPFIX_ERROR_TIMER_RUNNING` meanwhile (records are appended, not written after
+/// the call). A configuration call: workers quiesced. -81 when a timer already runs,
+/// -73 for a negative or NaN `max_age` or `period`.
 #[no_mangle]
 pub extern "C" fn vpp_ipfix_timer_start(
     main: *mut vpp_ipfix_main_t,
@@ -70,10 +76,11 @@ pub extern "C" fn vpp_ipfix_timer_start(
 ) -> i32 {
     ffi_boundary! {
         check_not_null!(main);
-        let valid = max_age.is_finite() && max_age > 0.0 && period.is_finite() && period >= 0.0;
+        let valid = max_age.is_finite() && max_age >= 0.0 && period.is_finite() && period >= 0.0;
         if !valid {
             return Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT.code();
         }
+        let max_age = if max_age == 0.0 { DEFAULT_IDLE_AGE } else { max_age };
         let period = if period == 0.0 { max_age / 2.0 } else { period };
         // SAFETY: a live instance, workers quiesced (contract).
         let mut m = try_code!(unsafe { main_mut(main) });
