@@ -19,13 +19,14 @@ use std::fs;
 use std::net::{Ipv4Addr, Ipv6Addr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use common::accounting::{check_sequences, decode_datagrams};
 use common::ipfix::{Decoder, Message, Template};
 use common::packet::datagrams_from_pcap;
+use common::programs::{build_ffi_tests, fields_of, num, text};
 
 /// Records each worker exports: a few hundred datagrams per run.
 const RECORDS: u32 = 3000;
@@ -47,58 +48,11 @@ const C_ELEMENT: u16 = 1;
 // Building flowprobe_like, as tests/harness.rs does (its own output directory, so the two
 // test programs never run make in one directory at once).
 
-/// target/debug (or release): where cargo put libvpp_ipfix.so for this test run.
-fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/..")
-        .to_path_buf()
-}
-
-/// Builds libvpp_ipfix.so from the current sources, then ffi-tests against it; once.
+/// flowprobe_like, built once for these tests.
 fn flowprobe_like_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    static BUILD: Mutex<()> = Mutex::new(());
-    BIN.get_or_init(|| {
-        let _one_build_at_a_time = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-        let mut cargo = Command::new(option_env!("CARGO").unwrap_or("cargo"));
-        cargo
-            .args(["build", "--lib", "--manifest-path"])
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
-        if lib_dir().ends_with("release") {
-            cargo.arg("--release");
-        }
-        let built = cargo.output().expect("cargo runs");
-        assert!(
-            built.status.success(),
-            "building libvpp_ipfix.so failed:\n{}",
-            String::from_utf8_lossy(&built.stderr)
-        );
-        let out = lib_dir().join("ffi-tests-collectors");
-        let made = Command::new("make")
-            .arg("-C")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/ffi-tests"))
-            .arg(format!("LIBDIR={}", lib_dir().display()))
-            .arg(format!("OUT={}", out.display()))
-            .output()
-            .expect("make runs (is it installed? run scripts/setup-debian.sh)");
-        assert!(
-            made.status.success(),
-            "building ffi-tests failed:\n{}",
-            text(&made)
-        );
-        out.join("flowprobe_like")
-    })
-    .clone()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    BIN.get_or_init(|| build_ffi_tests("ffi-tests-collectors", false).join("flowprobe_like"))
+        .clone()
 }
 
 /// Fails, saying how to install it, when `tool` is not on the PATH.
@@ -179,25 +133,6 @@ impl Sent {
     fn report(&self, name: &str) -> &Report {
         self.reports.iter().find(|r| r.name == name).unwrap()
     }
-}
-
-/// `key=value` pairs of the lines starting with `prefix`.
-fn fields_of(out: &str, prefix: &str) -> Vec<HashMap<String, String>> {
-    out.lines()
-        .filter(|l| l.starts_with(prefix))
-        .map(|l| {
-            l.split_whitespace()
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
-}
-
-fn num(m: &HashMap<String, String>, k: &str) -> u64 {
-    m.get(k)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no number {k} in {m:?}"))
 }
 
 fn parse_sent(output: String) -> Sent {

@@ -8,79 +8,23 @@ mod common;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use common::accounting::{check_sequences, decode_datagrams};
 use common::ipfix::{be_uint, Decoder, Record};
 use common::packet::datagrams_from_pcap;
-
-/// target/debug (or release): where cargo put libvpp_ipfix.so for this test run.
-fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/..")
-        .to_path_buf()
-}
-
-/// `cargo test` builds the crate as an rlib only: build libvpp_ipfix.so from the current
-/// sources too, in this test run's profile, so the harness never links a stale one.
-fn build_shared_library() {
-    static DONE: OnceLock<()> = OnceLock::new();
-    DONE.get_or_init(|| {
-        let mut cargo = Command::new(option_env!("CARGO").unwrap_or("cargo"));
-        cargo
-            .args(["build", "--lib", "--manifest-path"])
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
-        if lib_dir().ends_with("release") {
-            cargo.arg("--release");
-        }
-        let result = cargo.output().expect("cargo runs");
-        assert!(
-            result.status.success(),
-            "building libvpp_ipfix.so failed:\n{}",
-            String::from_utf8_lossy(&result.stderr)
-        );
-        assert!(
-            lib_dir().join("libvpp_ipfix.so").exists(),
-            "no .so in {}",
-            lib_dir().display()
-        );
-    });
-}
+use common::programs::{build_ffi_tests, fields_of, num, text};
 
 /// Builds the harness once per variant (plain, sanitized) with ffi-tests/Makefile.
 fn harness_dir(sanitize: bool) -> PathBuf {
     static PLAIN: OnceLock<PathBuf> = OnceLock::new();
     static ASAN: OnceLock<PathBuf> = OnceLock::new();
-    static BUILD: Mutex<()> = Mutex::new(());
-    let cell = if sanitize { &ASAN } else { &PLAIN };
-    cell.get_or_init(|| {
-        let _one_make_at_a_time = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-        build_shared_library();
-        let out = lib_dir().join(if sanitize {
-            "ffi-tests-asan"
-        } else {
-            "ffi-tests"
-        });
-        let mut make = Command::new("make");
-        make.arg("-C")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/ffi-tests"))
-            .arg(format!("LIBDIR={}", lib_dir().display()))
-            .arg(format!("OUT={}", out.display()));
-        if sanitize {
-            make.arg("SANITIZE=1");
-        }
-        let result = make.output().expect("make runs (is it installed?)");
-        assert!(
-            result.status.success(),
-            "building ffi-tests failed:\n{}{}",
-            String::from_utf8_lossy(&result.stdout),
-            String::from_utf8_lossy(&result.stderr)
-        );
-        out
-    })
-    .clone()
+    let (cell, name) = if sanitize {
+        (&ASAN, "ffi-tests-asan")
+    } else {
+        (&PLAIN, "ffi-tests")
+    };
+    cell.get_or_init(|| build_ffi_tests(name, sanitize)).clone()
 }
 
 fn run(program: &Path, args: &[&str], wrapper: &[&str]) -> Output {
@@ -94,14 +38,6 @@ fn run(program: &Path, args: &[&str], wrapper: &[&str]) -> Output {
     cmd.args(args)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()))
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn expect_success(name: &str, o: &Output) -> String {
@@ -142,25 +78,6 @@ fn api_semantics_match_vpp() {
 fn bad_input_gives_error_codes_and_loses_nothing() {
     let dir = harness_dir(false);
     expect_all_passed("bad_input", &run(&dir.join("bad_input"), &[], &[]));
-}
-
-/// `key=value` pairs of the first output line starting with `prefix`.
-fn fields_of(out: &str, prefix: &str) -> Vec<HashMap<String, String>> {
-    out.lines()
-        .filter(|l| l.starts_with(prefix))
-        .map(|l| {
-            l.split_whitespace()
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
-}
-
-fn num(m: &HashMap<String, String>, k: &str) -> u64 {
-    m.get(k)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no number {k} in {m:?}"))
 }
 
 /// The values `flowprobe_like` writes for record `i` of worker `t` into report `name`.

@@ -1,9 +1,11 @@
 //! An independent IPFIX decoder for the tests, written from RFC 7011 apart from the
 //! library (shares no code with `src/wire`): pcap files, IP/UDP with checksums, IPFIX
-//! messages, sets, templates and records, and per-stream sequence accounting.
+//! messages, sets, templates and records, and per-stream sequence accounting; and the
+//! helpers that build and read the C programs the tests drive.
 #![allow(dead_code)]
 
 pub mod accounting;
 pub mod ipfix;
 pub mod packet;
 pub mod pcap;
+pub mod programs;
