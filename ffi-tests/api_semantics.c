@@ -36,20 +36,6 @@ fixture_init (fixture_t *f)
   return fixture_init_threads (f, N_THREADS);
 }
 
-/* Exporter settings: collector 127.0.0.1, source 127.0.0.2, VPP's defaults
-   otherwise, this path MTU. */
-static vpp_ipfix_exporter_config_t
-ipv4_config (uint32_t path_mtu)
-{
-  vpp_ipfix_exporter_config_t c;
-
-  vpp_ipfix_exporter_config_init (&c);
-  c.collector = test_ip4 (127, 0, 0, 1);
-  c.src_address = test_ip4 (127, 0, 0, 2);
-  c.path_mtu = path_mtu;
-  return c;
-}
-
 static vpp_ipfix_exporter_config_t
 ipv6_config (uint32_t path_mtu)
 {
@@ -60,15 +46,6 @@ ipv6_config (uint32_t path_mtu)
   c.src_address = test_ip6 ("fd00::2");
   c.path_mtu = path_mtu;
   return c;
-}
-
-static int
-enable_ipv4 (fixture_t *f, uint32_t path_mtu)
-{
-  vpp_ipfix_exporter_config_t c = ipv4_config (path_mtu);
-  int rv = vpp_ipfix_exporter_set (f->main, 0, &c);
-  CHECK_EQ (rv, 0);
-  return rv;
 }
 
 /* VPP-style report add or delete on exporter `e`. */

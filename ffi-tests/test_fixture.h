@@ -48,4 +48,28 @@ fixture_fini (fixture_t *f)
   test_host_destroy (f->host);
 }
 
+/* Exporter settings: collector 127.0.0.1, source 127.0.0.2, VPP's defaults
+   otherwise, this path MTU. */
+static inline vpp_ipfix_exporter_config_t
+ipv4_config (uint32_t path_mtu)
+{
+  vpp_ipfix_exporter_config_t c;
+
+  vpp_ipfix_exporter_config_init (&c);
+  c.collector = test_ip4 (127, 0, 0, 1);
+  c.src_address = test_ip4 (127, 0, 0, 2);
+  c.path_mtu = path_mtu;
+  return c;
+}
+
+/* Exporter 0 set to `ipv4_config (path_mtu)`; the call's code. */
+static inline int
+enable_ipv4 (fixture_t *f, uint32_t path_mtu)
+{
+  vpp_ipfix_exporter_config_t c = ipv4_config (path_mtu);
+  int rv = vpp_ipfix_exporter_set (f->main, 0, &c);
+  CHECK_EQ (rv, 0);
+  return rv;
+}
+
 #endif /* TEST_FIXTURE_H */
