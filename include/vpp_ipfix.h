@@ -475,8 +475,8 @@ typedef struct vpp_ipfix_counters_t {
    */
   uint64_t data_records;
   /*
-   Bytes of those packets as the library built them: from the IP header, or from the
-   IPFIX message header when the host writes IP and UDP (a UDP socket).
+   Bytes of those packets as the library built them, from the IP header (or the room
+   kept for it when the host writes IP and UDP, as a UDP socket does).
    */
   uint64_t bytes;
   /*
@@ -724,7 +724,8 @@ extern "C" {
  VPP's `vnet_ipfix_exp_get_buffer`: the thread's current buffer for the report, or a
  new one with `next_data_offset` = `all_headers_size` (room for the headers). NULL on
  error, with the code in `*error_out` (may be NULL): -1002 when the host has no buffer
- (counted), -30 when the exporter has no collector, -6/-89 for bad indices.
+ (counted), -30 when the exporter has no collector, -6/-89 for bad indices, -1009
+ while the background timer runs.
  Callers that write records themselves use `per_thread_data[thread].packet.data`
  + `next_data_offset`, then advance `next_data_offset` and `n_data_records`.
  */
@@ -737,9 +738,9 @@ void *vpp_ipfix_buffer_get(const struct vpp_ipfix_main_t *main,
 /*
  VPP's `vnet_ipfix_exp_send_buffer`: finishes the thread's packet (headers, export
  time, sequence number by one atomic add of its records, checksums) and hands it to the
- host; nothing when no record was written. -1005 when the host refused it (its records
- are counted as dropped and still advance the sequence). The thread's state is clear
- afterwards either way.
+ host; nothing when no record was written (the buffer stays for the next records).
+ -1005 when the host refused it (its records are counted as dropped and still advance
+ the sequence); sent or refused, the thread's state is clear afterwards.
  */
 int32_t vpp_ipfix_buffer_send(const struct vpp_ipfix_main_t *main,
                               uint32_t exporter_index,
@@ -753,7 +754,8 @@ int32_t vpp_ipfix_buffer_send(const struct vpp_ipfix_main_t *main,
  When the host refuses the full packet sent first, the call still succeeds (the record
  goes in a new packet); the loss shows in the counters (`dropped_*`).
  NULL on error with the code in `*error_out` (may be NULL): -1003 when a record of
- this size can never fit, -73 for size 0, -1002 when no buffer could be had.
+ this size can never fit, -73 for size 0, -1002 when no buffer could be had, -1009
+ while the background timer runs (use `vpp_ipfix_record_append` then).
  */
 uint8_t *vpp_ipfix_record_reserve(const struct vpp_ipfix_main_t *main,
                                   uint32_t exporter_index,
@@ -933,7 +935,7 @@ int32_t vpp_ipfix_flush(struct vpp_ipfix_main_t *main);
  both may be NULL. Returns 0, or the last error of a template that could not be sent
  (it is retried next time and counted). May run while workers export, as VPP's
  process node does, from one thread at a time; it uses thread index 0's host
- resources (VPP's main thread).
+ resources (VPP's main thread). -1009 while the background timer runs (it sends them).
  */
 int32_t vpp_ipfix_templates_send_due(const struct vpp_ipfix_main_t *main,
                                      uint32_t *sent_out,

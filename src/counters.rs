@@ -13,8 +13,8 @@ pub struct vpp_ipfix_counters_t {
     pub packets: u64,
     /// Data records in those packets.
     pub data_records: u64,
-    /// Bytes of those packets as the library built them: from the IP header, or from the
-    /// IPFIX message header when the host writes IP and UDP (a UDP socket).
+    /// Bytes of those packets as the library built them, from the IP header (or the room
+    /// kept for it when the host writes IP and UDP, as a UDP socket does).
     pub bytes: u64,
     /// Template packets handed to the embedder.
     pub templates: u64,

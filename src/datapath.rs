@@ -615,6 +615,12 @@ mod tests {
             assert_eq!(room_in_current(exp, false, ptd, 16), None);
             ptd.next_data_offset = 496;
             assert_eq!(room_in_current(exp, false, ptd, 16), Some(496..512));
+            // A host that writes IP and UDP itself: the same layout, the same bounds.
+            assert_eq!(room_in_current(exp, true, ptd, 16), None, "full");
+            ptd.next_data_offset = 40;
+            assert_eq!(room_in_current(exp, true, ptd, 16), None, "in the headers");
+            ptd.next_data_offset = 496;
+            assert_eq!(room_in_current(exp, true, ptd, 16), Some(496..512));
         })
         .unwrap();
     }

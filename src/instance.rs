@@ -226,7 +226,9 @@ impl Instance {
         let lost = self.embedder.lost(index);
         total.packets = total.packets.saturating_sub(lost.packets);
         total.data_records = total.data_records.saturating_sub(lost.records);
-        total.bytes = total.bytes.saturating_sub(lost.bytes);
+        // The host counts a lost packet's message; the library counted its whole buffer.
+        let room = self.framing(index).message_offset() as u64;
+        total.bytes = total.bytes.saturating_sub(lost.bytes + lost.packets * room);
         total.templates = total.templates.saturating_sub(lost.templates);
         total.dropped_packets += lost.packets + lost.templates;
         total.dropped_records += lost.records;

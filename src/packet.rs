@@ -65,13 +65,8 @@ impl Framing {
     /// fast path: where records start and where they must end.
     #[inline(always)]
     pub fn record_bounds(self, path_mtu: u32) -> (usize, usize) {
-        let ip_udp = self.ip_udp_len();
-        // Bytes the host adds in front of the buffer: all of IP + UDP, or none.
-        let added = ip_udp * usize::from(self.host_writes_ip_udp);
-        (
-            ip_udp - added + ipfix::MESSAGE_HEADER_LEN + ipfix::SET_HEADER_LEN,
-            (path_mtu as usize).saturating_sub(added),
-        )
+        // The buffer keeps room for IP and UDP whoever writes them: one layout.
+        (self.all_headers_size(), self.max_len(path_mtu))
     }
 }
 

@@ -184,9 +184,18 @@ impl Instance {
     ) -> std::result::Result<ReportAdded, ReportError> {
         self.check_exporter(exporter_index)?;
         let e = exporter_index as usize;
+        if spec.domain_id == STREAM_FREE {
+            // VPP's mark of a free stream slot cannot be a domain.
+            return Err(Error::VPP_IPFIX_ERROR_INVALID_VALUE.into());
+        }
         let stream = find_stream(&self.state[e].streams, spec.domain_id, spec.src_port);
         if let StreamLookup::Conflict = stream {
             return Err(Error::VPP_IPFIX_ERROR_INVALID_VALUE.into());
+        }
+        if let StreamLookup::Found(si) = stream {
+            if self.state[e].streams[si].n_reports == u16::MAX {
+                return Err(Error::VPP_IPFIX_ERROR_INVALID_VALUE.into());
+            }
         }
         if let Some(r) = self.report_find(exporter_index, &spec) {
             return Err(ReportError {
@@ -407,6 +416,9 @@ impl Instance {
             StreamLookup::Found(i) => i,
             _ => return Ok(false),
         };
+        if new.0 == STREAM_FREE {
+            return Err(Error::VPP_IPFIX_ERROR_INVALID_VALUE);
+        }
         let clash = self.state[e].streams.iter().enumerate().any(|(i, s)| {
             i != si && s.domain_id != STREAM_FREE && (s.domain_id == new.0 || s.src_port == new.1)
         });

@@ -333,3 +333,23 @@ fn a_refused_pcap_instance_leaves_an_existing_file_alone() {
     assert_eq!(std::fs::read(&path).unwrap(), b"precious");
     let _ = std::fs::remove_file(path);
 }
+
+#[test]
+fn the_free_slot_mark_is_no_domain() {
+    let (_, mut inst) = instance(false);
+    let spec = |domain_id: u32, opaque: usize| ReportSpec {
+        domain_id,
+        src_port: 1000,
+        fields: vec![FieldSpec::new(1, 8)],
+        opaque: vpp_ipfix::types::opaque_t { as_uword: opaque },
+        ..Default::default()
+    };
+    let err = inst.report_add(0, spec(u32::MAX, 1)).unwrap_err();
+    assert_eq!(err.error, Error::VPP_IPFIX_ERROR_INVALID_VALUE);
+    inst.report_add(0, spec(7, 1)).unwrap();
+    assert_eq!(
+        inst.stream_change(0, (7, 1000), (u32::MAX, 1000)),
+        Err(Error::VPP_IPFIX_ERROR_INVALID_VALUE)
+    );
+    assert_eq!(inst.stream(0, 0).unwrap().domain_id, 7, "unchanged");
+}

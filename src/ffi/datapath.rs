@@ -171,7 +171,8 @@ fn report_error<T>(r: Result<T>, error_out: *mut i32) -> Option<T> {
 /// VPP's `vnet_ipfix_exp_get_buffer`: the thread's current buffer for the report, or a
 /// new one with `next_data_offset` = `all_headers_size` (room for the headers). NULL on
 /// error, with the code in `*error_out` (may be NULL): -1002 when the host has no buffer
-/// (counted), -30 when the exporter has no collector, -6/-89 for bad indices.
+/// (counted), -30 when the exporter has no collector, -6/-89 for bad indices, -1009
+/// while the background timer runs.
 /// Callers that write records themselves use `per_thread_data[thread].packet.data`
 /// + `next_data_offset`, then advance `next_data_offset` and `n_data_records`.
 #[no_mangle]
@@ -219,9 +220,9 @@ extern "C" fn buffer_get_full(
 
 /// VPP's `vnet_ipfix_exp_send_buffer`: finishes the thread's packet (headers, export
 /// time, sequence number by one atomic add of its records, checksums) and hands it to the
-/// host; nothing when no record was written. -1005 when the host refused it (its records
-/// are counted as dropped and still advance the sequence). The thread's state is clear
-/// afterwards either way.
+/// host; nothing when no record was written (the buffer stays for the next records).
+/// -1005 when the host refused it (its records are counted as dropped and still advance
+/// the sequence); sent or refused, the thread's state is clear afterwards.
 #[no_mangle]
 pub extern "C" fn vpp_ipfix_buffer_send(
     main: *const vpp_ipfix_main_t,
@@ -242,7 +243,8 @@ pub extern "C" fn vpp_ipfix_buffer_send(
 /// When the host refuses the full packet sent first, the call still succeeds (the record
 /// goes in a new packet); the loss shows in the counters (`dropped_*`).
 /// NULL on error with the code in `*error_out` (may be NULL): -1003 when a record of
-/// this size can never fit, -73 for size 0, -1002 when no buffer could be had.
+/// this size can never fit, -73 for size 0, -1002 when no buffer could be had, -1009
+/// while the background timer runs (use `vpp_ipfix_record_append` then).
 #[no_mangle]
 pub extern "C" fn vpp_ipfix_record_reserve(
     main: *const vpp_ipfix_main_t,

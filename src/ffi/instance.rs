@@ -280,11 +280,21 @@ pub extern "C" fn vpp_ipfix_main_destroy(main: *mut vpp_ipfix_main_t) {
         if main.is_null() {
             return;
         }
-        // SAFETY: non-null, from `vpp_ipfix_main_create*`, destroyed once (contract).
-        let mut main = unsafe { Box::from_raw(main) };
-        if let Some(timer) = main.timer.take() {
+        // The timer may be in a round, reading the instance: take it under the pause a
+        // configuration call holds, then stop and join it before anything owns `main`.
+        // SAFETY: non-null and live (contract); only the `timer` field is read, shared.
+        let shared = unsafe { (*main).timer.as_ref().map(Timer::shared) };
+        let pause = shared.map(TimerPause::new);
+        // SAFETY: no worker uses the instance any more (contract) and the timer is
+        // paused: this is the only reference.
+        let timer = unsafe { (*main).timer.take() };
+        drop(pause);
+        if let Some(timer) = timer {
             timer.stop();
         }
+        // SAFETY: non-null, from `vpp_ipfix_main_create*`, destroyed once (contract), and
+        // no timer thread is left to read it.
+        let mut main = unsafe { Box::from_raw(main) };
         main.instance.flush_all();
     }
 }
@@ -308,7 +318,7 @@ pub extern "C" fn vpp_ipfix_flush(main: *mut vpp_ipfix_main_t) -> i32 {
 /// both may be NULL. Returns 0, or the last error of a template that could not be sent
 /// (it is retried next time and counted). May run while workers export, as VPP's
 /// process node does, from one thread at a time; it uses thread index 0's host
-/// resources (VPP's main thread).
+/// resources (VPP's main thread). -1009 while the background timer runs (it sends them).
 #[no_mangle]
 pub extern "C" fn vpp_ipfix_templates_send_due(
     main: *const vpp_ipfix_main_t,
@@ -317,6 +327,11 @@ pub extern "C" fn vpp_ipfix_templates_send_due(
 ) -> i32 {
     ffi_boundary! {
         check_not_null!(main);
+        // SAFETY: a live instance (contract).
+        if unsafe { (*main).timer_on.load(std::sync::atomic::Ordering::Relaxed) } {
+            // The timer sends them, with thread 0's host resources.
+            return Error::VPP_IPFIX_ERROR_TIMER_RUNNING.code();
+        }
         // SAFETY: a live instance (contract).
         let inst = try_code!(unsafe { instance(main) });
         let round = inst.send_due_templates();

@@ -50,7 +50,14 @@ struct MainAddr(usize);
 unsafe fn round(addr: &MainAddr, max_age: f64) {
     // SAFETY: per the function's contract: only shared references exist meanwhile.
     let m = unsafe { &*(addr.0 as *const vpp_ipfix_main_t) };
-    m.instance.send_due_templates();
+    // Templates use thread 0's host resources (VPP's main thread): only while thread 0's
+    // worker is out, as a host may keep per-thread state; else next round.
+    if let Some(gate) = m.gates.first() {
+        if gate.try_enter_timer() {
+            m.instance.send_due_templates();
+            gate.leave();
+        }
+    }
     for (t, gate) in m.gates.iter().enumerate() {
         if gate.try_enter_timer() {
             // SAFETY: the gate of thread `t` is held: its worker is not inside.
@@ -135,7 +142,8 @@ pub extern "C" fn vpp_ipfix_timer_stop(main: *mut vpp_ipfix_main_t) -> i32 {
             return Error::VPP_IPFIX_ERROR_NO_SUCH_ENTRY.code();
         };
         m.timer_on.store(false, Ordering::Relaxed);
-        // Our pause is held: the timer is between rounds; it sees `stop` and ends.
+        // Let go of `&mut` (and the pause): the timer may run one more round, reading
+        // only, then sees `stop` and ends; `stop` joins it.
         drop(m);
         timer.stop();
         0
