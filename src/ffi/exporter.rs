@@ -104,8 +104,8 @@ pub extern "C" fn vpp_ipfix_exporter_lookup(
 }
 
 /// The C-visible exporter `exporter_index`, NULL when it is not in use. Any thread may
-/// read it at any time; write its fields only with workers quiesced, and prefer
-/// `vpp_ipfix_exporter_set`, which validates. The pointer stays valid for the instance's
+/// read it at any time; it is read-only for C: change the settings with
+/// `vpp_ipfix_exporter_set`, which validates them and resets what must be reset. The pointer stays valid for the instance's
 /// life; its `reports` and `streams` arrays move when reports are added or deleted
 /// (re-read them after configuration).
 #[no_mangle]
