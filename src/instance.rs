@@ -7,8 +7,7 @@ use crate::error::{Error, Result};
 use crate::exporter::{vpp_ipfix_exporter_config_t, DEFAULT_MAX_EXPORTERS};
 use crate::ops::Embedder;
 use crate::packet::Framing;
-use crate::report::{lock, next_template_id};
-use crate::state::ExporterState;
+use crate::state::{lock, next_template_id, ExporterState};
 use crate::types::{ip_address_t, ipfix_exporter_t, STREAM_FREE};
 
 /// The largest thread count accepted (VPP's thread index is 16 bits).

@@ -8,9 +8,9 @@ use crate::error::{Error, Result};
 use crate::exporter::{self, MAX_PATH_MTU};
 use crate::instance::Instance;
 use crate::packet::Framing;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
-use crate::state::ReportState;
+use crate::state::{lock, next_template_id, ReportState};
 use crate::template;
 use crate::types::{
     flow_report_per_thread_t, flow_report_stream_t, flow_report_t, ipfix_report_element_t,
@@ -19,10 +19,7 @@ use crate::types::{
 };
 use crate::wire::ipfix::{self as wire_ipfix, FieldSpec};
 
-/// First template id (RFC 7011 §3.4.1: 0..255 are set ids).
-pub const FIRST_TEMPLATE_ID: u16 = 256;
-/// Template ids per stream before they wrap.
-const TEMPLATE_ID_SPACE: u32 = 65536 - FIRST_TEMPLATE_ID as u32;
+pub use crate::state::FIRST_TEMPLATE_ID;
 /// More fields than this cannot fit a 1450-byte template packet anyway.
 pub const MAX_FIELDS: usize = 512;
 
@@ -43,19 +40,6 @@ pub struct ReportSpec {
 pub struct ReportAdded {
     pub report_index: u32,
     pub template_id: u16,
-}
-
-/// Takes the stream's next template id: 256 + its next number, wrapping within
-/// 256..65535 (VPP's rule).
-pub(crate) fn next_template_id(s: &mut flow_report_stream_t) -> u16 {
-    let id = FIRST_TEMPLATE_ID + s.next_template_no;
-    s.next_template_no = ((u32::from(s.next_template_no) + 1) % TEMPLATE_ID_SPACE) as u16;
-    id
-}
-
-/// The value behind a mutex the library holds exclusively (`&mut`): no lock taken.
-pub(crate) fn lock<T>(m: &mut Mutex<T>) -> &mut T {
-    m.get_mut().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// VPP's elements as field specifiers; `None` when one cannot be encoded.

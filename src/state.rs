@@ -2,7 +2,7 @@
 //! retired counters; per report, its fields, per-thread states and counters, and its
 //! template packet. Plain data; the operations live with `Instance`.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use crate::counters::{vpp_ipfix_counters_t, TemplateCounters, ThreadCounters};
 use crate::types::{
@@ -71,4 +71,22 @@ impl ReportState {
         self.template_counters.read_into(&mut total);
         total
     }
+}
+
+/// First template id (RFC 7011 §3.4.1: 0..255 are set ids).
+pub const FIRST_TEMPLATE_ID: u16 = 256;
+/// Template ids per stream before they wrap.
+const TEMPLATE_ID_SPACE: u32 = 65536 - FIRST_TEMPLATE_ID as u32;
+
+/// Takes the stream's next template id: 256 + its next number, wrapping within
+/// 256..65535 (VPP's rule).
+pub(crate) fn next_template_id(s: &mut flow_report_stream_t) -> u16 {
+    let id = FIRST_TEMPLATE_ID + s.next_template_no;
+    s.next_template_no = ((u32::from(s.next_template_no) + 1) % TEMPLATE_ID_SPACE) as u16;
+    id
+}
+
+/// The value behind a mutex the library holds exclusively (`&mut`): no lock taken.
+pub(crate) fn lock<T>(m: &mut Mutex<T>) -> &mut T {
+    m.get_mut().unwrap_or_else(PoisonError::into_inner)
 }

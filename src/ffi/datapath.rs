@@ -25,7 +25,7 @@ unsafe fn with_thread<T>(
 ) -> Result<T> {
     // SAFETY: per the function's contract.
     let m = unsafe { main.as_ref() }.ok_or(Error::VPP_IPFIX_ERROR_NULL_POINTER)?;
-    let _inside = InsideDatapath::enter(m, thread_index);
+    let _inside = InsideDatapath::enter(&m.threads, thread_index);
     let dp = m
         .instance
         .data_path(exporter_index, report_index, thread_index)?;
@@ -105,7 +105,7 @@ unsafe fn hot_thread<'m>(
     // SAFETY: NULL or a live instance (contract).
     let m = unsafe { main.as_ref() }?;
     // Only configuration turns the timer on or off, never during a per-thread call.
-    if m.timer_on.load(Ordering::Relaxed) {
+    if m.threads.timer_on.load(Ordering::Relaxed) {
         return None;
     }
     let report = m
@@ -138,7 +138,7 @@ unsafe fn hot_room<'m>(
 ) -> Option<(InsideDatapath<'m>, &'m mut [u8])> {
     // SAFETY: per this function's contract.
     let (m, ptd) = unsafe { hot_thread(main, exporter_index, report_index, thread_index) }?;
-    let inside = InsideDatapath::enter_untimed(m);
+    let inside = InsideDatapath::enter_untimed(&m.threads);
     let exp = m.instance.exporter_slot(exporter_index)?;
     let room = room_in_current(exp, m.instance.host_writes_ip_udp(), ptd, size)?;
     Some((inside, ptd.packet.bytes_mut().get_mut(room)?))
@@ -153,7 +153,9 @@ unsafe fn hot_room<'m>(
 unsafe fn refuse_while_timer_runs(main: *const vpp_ipfix_main_t) -> Result<()> {
     // SAFETY: per the function's contract.
     match unsafe { main.as_ref() } {
-        Some(m) if m.timer_on.load(Ordering::Relaxed) => Err(Error::VPP_IPFIX_ERROR_TIMER_RUNNING),
+        Some(m) if m.threads.timer_on.load(Ordering::Relaxed) => {
+            Err(Error::VPP_IPFIX_ERROR_TIMER_RUNNING)
+        }
         _ => Ok(()),
     }
 }
@@ -187,7 +189,7 @@ pub extern "C" fn vpp_ipfix_buffer_get(
     // SAFETY: the threading rule (contract of this function).
     if let Some((m, ptd)) = unsafe { hot_thread(main, exporter_index, report_index, thread_index) }
     {
-        let _inside = InsideDatapath::enter_untimed(m);
+        let _inside = InsideDatapath::enter_untimed(&m.threads);
         if !ptd.packet.is_empty() {
             // SAFETY: NULL or writable (contract).
             unsafe { write_out(error_out, 0) };
@@ -426,7 +428,7 @@ pub extern "C" fn vpp_ipfix_thread_flush_idle(
         if max_age.is_nan() {
             return Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT.code();
         }
-        let _inside = InsideDatapath::enter(m, thread_index);
+        let _inside = InsideDatapath::enter(&m.threads, thread_index);
         // SAFETY: this thread is inside for `thread_index` (the threading rule).
         let (sent, last_error) = unsafe { flush_thread_idle(m, thread_index, max_age) };
         // SAFETY: NULL or writable (contract).

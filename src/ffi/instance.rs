@@ -9,10 +9,8 @@ use std::path::PathBuf;
 use super::boundary::{code, write_out};
 use super::c_ops::{vpp_ipfix_ops_t, CEmbedder};
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::AtomicBool;
 
-use super::threads::{ThreadGate, TimerPause};
-use super::timer::Timer;
+use super::threads::{ThreadRegistry, Timer, TimerPause};
 use crate::error::Error;
 use crate::instance::Instance;
 use crate::ops::Embedder;
@@ -28,28 +26,17 @@ use crate::transport::{PcapWriter, StandaloneConfig, StandaloneHost};
 /// its own thread index, never two threads with the same index.
 pub struct vpp_ipfix_main_t {
     pub(crate) instance: Instance,
-    /// One per thread: shared with the background timer while it runs.
-    pub(crate) gates: Box<[ThreadGate]>,
-    /// A background timer runs (changed by configuration calls only).
-    pub(crate) timer_on: AtomicBool,
+    /// Its exporting threads: gates shared with the timer, who is inside.
+    pub(crate) threads: ThreadRegistry,
     pub(crate) timer: Option<Timer>,
-    /// Threads inside a per-thread call (debug builds check the barrier rule with it).
-    #[cfg(debug_assertions)]
-    pub(crate) threads_inside: std::sync::atomic::AtomicU32,
 }
 
 impl vpp_ipfix_main_t {
     fn new(instance: Instance) -> Self {
-        let gates = (0..instance.n_threads())
-            .map(|_| ThreadGate::default())
-            .collect();
         vpp_ipfix_main_t {
+            threads: ThreadRegistry::new(instance.n_threads()),
             instance,
-            gates,
-            timer_on: AtomicBool::new(false),
             timer: None,
-            #[cfg(debug_assertions)]
-            threads_inside: std::sync::atomic::AtomicU32::new(0),
         }
     }
 
@@ -109,8 +96,7 @@ pub(crate) unsafe fn main_mut<'a>(
     // SAFETY: non-null and live (contract); workers are quiesced (contract) and the timer
     // is paused, so this is the only reference.
     let m = unsafe { &mut *main };
-    #[cfg(debug_assertions)]
-    if m.threads_inside.load(std::sync::atomic::Ordering::SeqCst) != 0 {
+    if m.threads.anyone_inside() {
         return Err(Error::VPP_IPFIX_ERROR_BUSY);
     }
     Ok(Configuring {
@@ -328,7 +314,7 @@ pub extern "C" fn vpp_ipfix_templates_send_due(
     ffi_boundary! {
         check_not_null!(main);
         // SAFETY: a live instance (contract).
-        if unsafe { (*main).timer_on.load(std::sync::atomic::Ordering::Relaxed) } {
+        if unsafe { (*main).threads.timer_on.load(std::sync::atomic::Ordering::Relaxed) } {
             // The timer sends them, with thread 0's host resources.
             return Error::VPP_IPFIX_ERROR_TIMER_RUNNING.code();
         }

@@ -4,9 +4,61 @@
 
 use std::hint::spin_loop;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
 
-use super::instance::vpp_ipfix_main_t;
+/// What an instance knows of its exporting threads: one gate each, whether a timer runs,
+/// and (debug builds) how many are inside a per-thread call.
+#[derive(Debug)]
+pub(crate) struct ThreadRegistry {
+    pub(crate) gates: Box<[ThreadGate]>,
+    /// A background timer runs (changed by configuration calls only).
+    pub(crate) timer_on: AtomicBool,
+    #[cfg(debug_assertions)]
+    pub(crate) inside: AtomicU32,
+}
+
+impl ThreadRegistry {
+    pub(crate) fn new(n_threads: u32) -> Self {
+        ThreadRegistry {
+            gates: (0..n_threads).map(|_| ThreadGate::default()).collect(),
+            timer_on: AtomicBool::new(false),
+            #[cfg(debug_assertions)]
+            inside: AtomicU32::new(0),
+        }
+    }
+
+    /// True while a thread is inside a per-thread call (always false in release builds,
+    /// which do not count).
+    pub(crate) fn anyone_inside(&self) -> bool {
+        #[cfg(debug_assertions)]
+        return self.inside.load(Ordering::SeqCst) != 0;
+        #[cfg(not(debug_assertions))]
+        false
+    }
+}
+
+/// A running timer: its thread and what it shares with configuration calls.
+pub(crate) struct Timer {
+    pub(crate) shared: Arc<TimerShared>,
+    pub(crate) wake: Arc<(Mutex<bool>, Condvar)>,
+    pub(crate) thread: JoinHandle<()>,
+}
+
+impl Timer {
+    pub(crate) fn shared(&self) -> Arc<TimerShared> {
+        self.shared.clone()
+    }
+
+    /// Stops the thread and waits for it.
+    pub(crate) fn stop(self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        let (lock, cond) = &*self.wake;
+        *lock.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        cond.notify_all();
+        let _ = self.thread.join();
+    }
+}
 
 const FREE: u32 = 0;
 const WORKER: u32 = 1;
@@ -99,12 +151,12 @@ pub(crate) struct InsideDatapath<'a> {
 impl<'a> InsideDatapath<'a> {
     /// Enters for `thread_index` (checked against the gates here; the core checks it
     /// again against the thread count).
-    pub(crate) fn enter(main: &'a vpp_ipfix_main_t, thread_index: u32) -> Self {
+    pub(crate) fn enter(threads: &'a ThreadRegistry, thread_index: u32) -> Self {
         #[cfg(debug_assertions)]
-        main.threads_inside.fetch_add(1, Ordering::SeqCst);
+        threads.inside.fetch_add(1, Ordering::SeqCst);
         // Only configuration turns the timer on or off, never during a per-thread call.
-        let gate = if main.timer_on.load(Ordering::Relaxed) {
-            main.gates.get(thread_index as usize)
+        let gate = if threads.timer_on.load(Ordering::Relaxed) {
+            threads.gates.get(thread_index as usize)
         } else {
             None
         };
@@ -113,7 +165,7 @@ impl<'a> InsideDatapath<'a> {
         }
         InsideDatapath {
             #[cfg(debug_assertions)]
-            count: &main.threads_inside,
+            count: &threads.inside,
             gate,
         }
     }
@@ -123,14 +175,14 @@ impl<'a> InsideDatapath<'a> {
     /// Enters a fast path, which runs only while no timer does (it checked): nothing to
     /// gate, only the debug builds' count (nothing at all in release builds).
     #[inline(always)]
-    pub(crate) fn enter_untimed(main: &'a vpp_ipfix_main_t) -> Self {
+    pub(crate) fn enter_untimed(threads: &'a ThreadRegistry) -> Self {
         #[cfg(debug_assertions)]
-        main.threads_inside.fetch_add(1, Ordering::SeqCst);
+        threads.inside.fetch_add(1, Ordering::SeqCst);
         #[cfg(not(debug_assertions))]
-        let _ = main;
+        let _ = threads;
         InsideDatapath {
             #[cfg(debug_assertions)]
-            count: &main.threads_inside,
+            count: &threads.inside,
             gate: None,
         }
     }

@@ -5,39 +5,16 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::datapath::flush_thread_idle;
 use super::instance::{main_mut, vpp_ipfix_main_t};
-use super::threads::TimerShared;
+use super::threads::{Timer, TimerShared};
 use crate::error::Error;
 
 /// How long a packet may wait in a quiet worker when the caller does not say: well under
 /// a second, so collectors see records promptly, yet a busy worker fills its packets.
 pub const DEFAULT_IDLE_AGE: f64 = 0.2;
-
-/// A running timer: its thread and what it shares with configuration calls.
-pub(crate) struct Timer {
-    shared: Arc<TimerShared>,
-    wake: Arc<(Mutex<bool>, Condvar)>,
-    thread: JoinHandle<()>,
-}
-
-impl Timer {
-    pub(crate) fn shared(&self) -> Arc<TimerShared> {
-        self.shared.clone()
-    }
-
-    /// Stops the thread and waits for it.
-    pub(crate) fn stop(self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        let (lock, cond) = &*self.wake;
-        *lock.lock().unwrap_or_else(PoisonError::into_inner) = true;
-        cond.notify_all();
-        let _ = self.thread.join();
-    }
-}
 
 /// A main pointer that may cross to the timer thread.
 struct MainAddr(usize);
@@ -52,13 +29,13 @@ unsafe fn round(addr: &MainAddr, max_age: f64) {
     let m = unsafe { &*(addr.0 as *const vpp_ipfix_main_t) };
     // Templates use thread 0's host resources (VPP's main thread): only while thread 0's
     // worker is out, as a host may keep per-thread state; else next round.
-    if let Some(gate) = m.gates.first() {
+    if let Some(gate) = m.threads.gates.first() {
         if gate.try_enter_timer() {
             m.instance.send_due_templates();
             gate.leave();
         }
     }
-    for (t, gate) in m.gates.iter().enumerate() {
+    for (t, gate) in m.threads.gates.iter().enumerate() {
         if gate.try_enter_timer() {
             // SAFETY: the gate of thread `t` is held: its worker is not inside.
             unsafe { flush_thread_idle(m, t as u32, max_age) };
@@ -123,7 +100,7 @@ pub extern "C" fn vpp_ipfix_timer_start(
             return Error::VPP_IPFIX_ERROR_NO_MEMORY.code();
         };
         m.timer = Some(Timer { shared, wake, thread });
-        m.timer_on.store(true, Ordering::Relaxed);
+        m.threads.timer_on.store(true, Ordering::Relaxed);
         drop(m);
         release.configuring.fetch_sub(1, Ordering::SeqCst);
         0
@@ -141,7 +118,7 @@ pub extern "C" fn vpp_ipfix_timer_stop(main: *mut vpp_ipfix_main_t) -> i32 {
         let Some(timer) = m.timer.take() else {
             return Error::VPP_IPFIX_ERROR_NO_SUCH_ENTRY.code();
         };
-        m.timer_on.store(false, Ordering::Relaxed);
+        m.threads.timer_on.store(false, Ordering::Relaxed);
         // Let go of `&mut` (and the pause): the timer may run one more round, reading
         // only, then sees `stop` and ends; `stop` joins it.
         drop(m);
