@@ -423,8 +423,11 @@ fn nfdump_flows(file: &Path) -> Vec<HashMap<String, String>> {
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
     assert_eq!(header.first(), Some(&"ts"), "not nfdump's csv:\n{csv}");
+    // A file with no flow (nfcapd rotates its file at each 5-minute mark of the clock,
+    // so a run that crosses one leaves a file holding only what came before it) says
+    // "No matching flows" where the flows would be.
     lines
-        .take_while(|l| *l != "Summary" && !l.is_empty())
+        .take_while(|l| *l != "Summary" && *l != "No matching flows" && !l.is_empty())
         .map(|l| {
             let values: Vec<&str> = l.split(',').collect();
             assert_eq!(values.len(), header.len(), "csv line: {l}");
