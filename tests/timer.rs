@@ -150,7 +150,7 @@ fn busy_workers_and_the_timer_never_share_a_packet() {
     vpp_ipfix_main_destroy(main);
     let packets = capture.take_packets();
     let small = packets.iter().filter(|p| p.bytes.len() < 1400).count();
-    assert!(small > 10, "the timer sent partly filled packets ({small})");
+    assert!(small > 5, "the timer sent partly filled packets ({small})");
     let datagrams: Vec<_> = packets
         .iter()
         .map(|p| parse_ip_udp(&p.bytes).unwrap())
