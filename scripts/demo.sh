@@ -193,7 +193,7 @@ echo "== sent, by flowprobe_like's counters"
 printf '  %-22s %s\n' \
   "records:" "$sent_records ($(field sent: records_per_second) records/s)" \
   "packets:" "$(field sent: packets) data + $(field sent: templates) templates = $(field udp: sent_datagrams) datagrams" \
-  "bytes:" "$(field sent: bytes) (IPFIX messages, without IP and UDP headers)" \
+  "bytes:" "$(field sent: bytes) (the packets, IP and UDP headers included)" \
   "dropped:" "$(field udp: dropped_packets) datagrams, $(field udp: dropped_records) records"
 echo
 echo "== decoded"
