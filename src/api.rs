@@ -341,9 +341,35 @@ impl Worker<'_> {
     }
 
     /// Copies one record into the report's packet (sending it first when full).
+    #[inline]
     pub fn append(&mut self, report: Report, record: &[u8]) -> Result<()> {
+        // The common case, as the C ABI's fast path: room in the current packet.
+        if let Some(room) = self.room_in_current(report, record.len()) {
+            room.copy_from_slice(record);
+            return Ok(());
+        }
         let (dp, state) = self.parts(report)?;
         dp.append(state, record)
+    }
+
+    /// The room `append` takes when the record fits the current packet; `None` for
+    /// everything else (no packet, a full one, a stale handle), which the full path
+    /// handles and reports.
+    #[inline(always)]
+    fn room_in_current(&mut self, report: Report, len: usize) -> Option<&mut [u8]> {
+        let instance = &self.process.instance;
+        let fr = instance.hot_report(report.exporter, report.index, self.thread_index)?;
+        if fr.opaque.as_uword != report.key {
+            return None;
+        }
+        let exp = instance.exporter_slot(report.exporter)?;
+        let state = self
+            .states
+            .get_mut(report.exporter as usize)?
+            .get_mut(report.index as usize)?;
+        let size = u16::try_from(len).ok()?;
+        let room = datapath::room_in_current(exp, instance.host_writes_ip_udp(), state, size)?;
+        state.packet.bytes_mut().get_mut(room)
     }
 
     /// Room for one record of `size` bytes, to fill before the next call.
