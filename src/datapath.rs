@@ -10,7 +10,7 @@ use crate::counters::ThreadCounters;
 use crate::error::{Error, Result};
 use crate::exporter;
 use crate::instance::Instance;
-use crate::ops::{BufferHandle, Embedder};
+use crate::ops::{alloc_buffer, BufferHandle, Embedder};
 use crate::packet::{self, Framing, MessageFields};
 use crate::types::{
     flow_report_per_thread_t, flow_report_stream_t, flow_report_t, ipfix_exporter_t,
@@ -277,15 +277,8 @@ impl DataPath<'_> {
             return Err(Error::VPP_IPFIX_ERROR_EXPORTER_DISABLED);
         }
         let need = self.exp.path_mtu;
-        let Some((handle, buf)) = self.embedder.buffer_alloc(self.thread_index, need) else {
-            self.counters.alloc_failed();
-            return Err(Error::VPP_IPFIX_ERROR_NO_BUFFER);
-        };
-        if buf.capacity() < need {
-            self.embedder.buffer_free(self.thread_index, handle, buf);
-            self.counters.alloc_failed();
-            return Err(Error::VPP_IPFIX_ERROR_BUFFER_TOO_SMALL);
-        }
+        let (handle, buf) = alloc_buffer(self.embedder, self.thread_index, need)
+            .inspect_err(|_| self.counters.alloc_failed())?;
         *ptd.buffer.get_mut() = handle.0 as *mut c_void;
         ptd.packet = buf;
         ptd.next_data_offset = self.framing.all_headers_size() as u16;

@@ -4,6 +4,7 @@
 
 #![allow(non_camel_case_types)]
 
+use crate::error::Error;
 use crate::types::ip_address_t;
 use crate::wire::PacketBuf;
 
@@ -97,6 +98,24 @@ pub trait Embedder: Send + Sync {
     /// Writes what the host buffers to stable storage (files); called on flush and
     /// shutdown.
     fn sync(&self) {}
+}
+
+/// A buffer of at least `need` bytes for `thread_index`: what the host handed back is
+/// checked, and a short one goes back to it. `VPP_IPFIX_ERROR_NO_BUFFER` when the host
+/// had none, `VPP_IPFIX_ERROR_BUFFER_TOO_SMALL` when it was short; callers count both.
+pub fn alloc_buffer(
+    embedder: &dyn Embedder,
+    thread_index: u32,
+    need: u32,
+) -> Result<(BufferHandle, PacketBuf), Error> {
+    let (handle, buf) = embedder
+        .buffer_alloc(thread_index, need)
+        .ok_or(Error::VPP_IPFIX_ERROR_NO_BUFFER)?;
+    if buf.capacity() < need {
+        embedder.buffer_free(thread_index, handle, buf);
+        return Err(Error::VPP_IPFIX_ERROR_BUFFER_TOO_SMALL);
+    }
+    Ok((handle, buf))
 }
 
 /// Packets a host failed to deliver after taking them.

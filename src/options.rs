@@ -3,13 +3,13 @@
 //! data records and octets the stream exported and the records it could not send.
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::counters::vpp_ipfix_counters_t;
 use crate::error::{Error, Result};
 use crate::instance::Instance;
+use crate::ops::alloc_buffer;
 use crate::packet::{self, MessageFields};
-use crate::state::StreamOptions;
+use crate::state::{locked, StreamOptions};
 use crate::types::STREAM_FREE;
 use crate::wire::ipfix::{self, FieldSpec};
 
@@ -32,11 +32,6 @@ fn sets_len() -> (usize, usize) {
     let template = ipfix::SET_HEADER_LEN + ipfix::options_template_record_len(&SCOPE, &FIELDS);
     let record = 4 + 8 * FIELDS.len();
     (template, ipfix::SET_HEADER_LEN + record)
-}
-
-/// The options of a stream, locked: the template sender runs beside the workers.
-fn locked(m: &Mutex<StreamOptions>) -> MutexGuard<'_, StreamOptions> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Instance {
@@ -95,13 +90,7 @@ impl Instance {
         // Taken when the statistics were turned on or the stream created.
         let template_id = o.template_id.ok_or(Error::VPP_IPFIX_ERROR_INVALID_VALUE)?;
         let (totals, octets) = self.stream_totals(ei, s, o);
-        let Some((handle, mut buf)) = self.embedder.buffer_alloc(0, len as u32) else {
-            return Err(Error::VPP_IPFIX_ERROR_NO_BUFFER);
-        };
-        if (buf.capacity() as usize) < len {
-            self.embedder.buffer_free(0, handle, buf);
-            return Err(Error::VPP_IPFIX_ERROR_BUFFER_TOO_SMALL);
-        }
+        let (handle, mut buf) = alloc_buffer(self.embedder.as_ref(), 0, len as u32)?;
         let stream = &self.state[ei].streams[s];
         let pkt = &mut buf.bytes_mut()[..len];
         let sets_at = framing.message_offset() + ipfix::MESSAGE_HEADER_LEN;

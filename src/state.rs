@@ -2,7 +2,7 @@
 //! retired counters; per report, its fields, per-thread states and counters, and its
 //! template packet. Plain data; the operations live with `Instance`.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::counters::{vpp_ipfix_counters_t, TemplateCounters, ThreadCounters};
 use crate::types::{
@@ -84,6 +84,12 @@ pub(crate) fn next_template_id(s: &mut flow_report_stream_t) -> u16 {
     let id = FIRST_TEMPLATE_ID + s.next_template_no;
     s.next_template_no = ((u32::from(s.next_template_no) + 1) % TEMPLATE_ID_SPACE) as u16;
     id
+}
+
+/// A mutex the template sender shares with configuration, locked; a panic elsewhere
+/// leaves plain data behind, still usable.
+pub(crate) fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The value behind a mutex the library holds exclusively (`&mut`): no lock taken.

@@ -2,12 +2,13 @@
 //! templates that are due (before first use, then every template interval; RFC 7011 §8.4).
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::PoisonError;
 
 use crate::error::{Error, Result};
 use crate::exporter;
 use crate::instance::Instance;
+use crate::ops::alloc_buffer;
 use crate::packet::{self, Framing, MessageFields};
+use crate::state::locked;
 use crate::types::{flow_report_stream_t, ipfix_exporter_t};
 use crate::wire::ipfix::{self, FieldSpec};
 
@@ -163,22 +164,15 @@ impl Instance {
             // Built by the owner's rewrite callback (VPP shim), not from elements.
             return Err(Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT);
         }
-        let mut rewrite = rs.rewrite.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut rewrite = locked(&rs.rewrite);
         if fr.update_rewrite.load(Relaxed) != 0 || rewrite.is_empty() {
             *rewrite = build(exp, framing, stream, fr.template_id, &rs.fields)?;
             fr.rewrite.store(rewrite.as_mut_ptr(), Relaxed);
             fr.update_rewrite.store(0, Relaxed);
         }
         let len = rewrite.len();
-        let Some((handle, mut buf)) = self.embedder.buffer_alloc(thread_index, len as u32) else {
-            rs.template_counters.alloc_failed();
-            return Err(Error::VPP_IPFIX_ERROR_NO_BUFFER);
-        };
-        if (buf.capacity() as usize) < len {
-            self.embedder.buffer_free(thread_index, handle, buf);
-            rs.template_counters.alloc_failed();
-            return Err(Error::VPP_IPFIX_ERROR_BUFFER_TOO_SMALL);
-        }
+        let (handle, mut buf) = alloc_buffer(self.embedder.as_ref(), thread_index, len as u32)
+            .inspect_err(|_| rs.template_counters.alloc_failed())?;
         let pkt = &mut buf.bytes_mut()[..len];
         pkt.copy_from_slice(&rewrite);
         drop(rewrite);
