@@ -30,7 +30,10 @@ fn main() {
         .expect("cbindgen generates the header");
     let mut raw = Vec::new();
     bindings.write(&mut raw);
-    let text = plain_pointers(&String::from_utf8_lossy(&raw)).into_bytes();
+    let text = vpp_callback_types(&plain_vectors(&plain_pointers(&String::from_utf8_lossy(
+        &raw,
+    ))))
+    .into_bytes();
     let generated = out_dir.join("vpp_ipfix.h");
     fs::write(&generated, &text).expect("write the generated header");
 
@@ -94,6 +97,69 @@ fn link_soname(link: &Path) {
 
 #[cfg(not(unix))]
 fn link_soname(_link: &Path) {}
+/// cbindgen prints `VppVec<T>` (a transparent `AtomicPtr<T>`) as a typedef
+/// `VppVec_T` of `T *`; C callers (VPP's `vec_len`, `vec_validate`) want the field to be
+/// a plain `T *`, so the typedefs go and their uses become pointers.
+fn plain_vectors(text: &str) -> String {
+    const MARK: &str = "VppVec_";
+    let mut out = String::with_capacity(text.len());
+    for block in text.split_inclusive("\n\n") {
+        if block.contains("*VppVec_") && block.trim_end().ends_with(';') {
+            continue;
+        }
+        out.push_str(block);
+    }
+    let mut fixed = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(at) = rest.find(MARK) {
+        fixed.push_str(&rest[..at]);
+        let after = &rest[at + MARK.len()..];
+        let end = after
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .expect("a type name ends");
+        fixed.push_str(&after[..end]);
+        fixed.push_str(" *");
+        rest = after[end..].trim_start();
+    }
+    fixed.push_str(rest);
+    fixed
+}
+
+/// VPP declares its callback types as function types (`typedef u8
+/// *(vnet_flow_rewrite_callback_t) (...)`) and its fields as pointers to them, with
+/// `flow_report_main_t *` and `vlib_frame_t *` parameters; callers name the types that
+/// way (`vnet_flow_rewrite_callback_t *cb`), so the header does too.
+fn vpp_callback_types(text: &str) -> String {
+    let replacements = [
+        (
+            "typedef uint8_t *(*vnet_flow_rewrite_callback_t)(",
+            "typedef uint8_t *(vnet_flow_rewrite_callback_t)(",
+        ),
+        (
+            "typedef void *(*vnet_flow_data_callback_t)(void *frm,",
+            "typedef struct vlib_frame_t *(vnet_flow_data_callback_t)(struct flow_report_main *frm,",
+        ),
+        (
+            "void *frame,\n",
+            "struct vlib_frame_t *frame,\n",
+        ),
+        (
+            "vnet_flow_rewrite_callback_t rewrite_callback;",
+            "vnet_flow_rewrite_callback_t *rewrite_callback;",
+        ),
+        (
+            "vnet_flow_data_callback_t flow_data_callback;",
+            "vnet_flow_data_callback_t *flow_data_callback;",
+        ),
+    ];
+    let mut out = text.to_string();
+    for (from, to) in replacements {
+        assert!(out.contains(from), "generated header has no `{from}`");
+        out = out.replace(from, to);
+    }
+    out
+}
+
 /// cbindgen prints a field of type `AtomicPtr<T>` as `VPP_IPFIX_ATOMIC_PTR<T> name` (the
 /// rename in cbindgen.toml); C sees the same bytes as `T *name`.
 fn plain_pointers(text: &str) -> String {

@@ -672,10 +672,10 @@ test_report_add_del (void)
   fixture_fini (&f);
 }
 
-static void *
-dummy_data_callback (void *frm, struct ipfix_exporter_t *exp,
-		     struct flow_report_t *fr, void *frame, uint32_t *to_next,
-		     uint32_t next_node)
+static struct vlib_frame_t *
+dummy_data_callback (struct flow_report_main *frm, struct ipfix_exporter_t *exp,
+		     struct flow_report_t *fr, struct vlib_frame_t *frame,
+		     uint32_t *to_next, uint32_t next_node)
 {
   (void) frm, (void) exp, (void) fr, (void) to_next, (void) next_node;
   return frame;
@@ -1684,6 +1684,210 @@ test_threads (void)
   fixture_fini (&f);
 }
 
+/* A host that keeps the vectors C reads in memory of its own and builds
+   templates the way VPP's rewrite callbacks do, as VPP's shim does. */
+static struct
+{
+  int live_vectors;
+  int resizes;
+  int fail_rewrite;	 /* the rewrite says there is none */
+  int malformed_rewrite; /* the rewrite is not a template packet */
+} owner;
+
+static uint32_t
+vec_header_len (const void *v)
+{
+  return ((const uint32_t *) v)[-2];
+}
+
+static uint8_t
+vec_header_size (const void *v)
+{
+  return ((const uint8_t *) v)[-4];
+}
+
+static void *
+owner_vec_resize (void *ctx, void *vec, uint32_t new_len, uint32_t elt_size,
+		  uint32_t align, uint32_t header_bytes)
+{
+  uint32_t data_align = align < 8 ? 8 : align;
+  uint32_t offset = ((header_bytes + 7) / 8) * 8 + 8;
+  uint32_t old_len = vec ? vec_header_len (vec) : 0;
+  uint8_t *base, *data;
+
+  (void) ctx;
+  offset = (offset + data_align - 1) / data_align * data_align;
+  base = aligned_alloc (
+    data_align,
+    ((offset + (size_t) new_len * elt_size + data_align - 1) / data_align) *
+      data_align);
+  if (!base)
+    return NULL;
+  memset (base, 0, offset + (size_t) new_len * elt_size);
+  data = base + offset;
+  if (vec)
+    {
+      memcpy (data, vec,
+	      (size_t) (old_len < new_len ? old_len : new_len) * elt_size);
+      memcpy (base, (uint8_t *) vec - vec_header_size (vec) * 8, header_bytes);
+      free ((uint8_t *) vec - vec_header_size (vec) * 8);
+    }
+  else
+    owner.live_vectors++;
+  ((uint32_t *) data)[-2] = new_len;
+  data[-4] = (uint8_t) (offset / 8);
+  owner.resizes++;
+  return data;
+}
+
+static void
+owner_vec_free (void *ctx, void *vec)
+{
+  (void) ctx;
+  free ((uint8_t *) vec - vec_header_size (vec) * 8);
+  owner.live_vectors--;
+}
+
+/* IPv4 + UDP + message header + one template set: sourceIPv4Address and
+   destinationIPv4Address, with the report's template id. */
+static int32_t
+owner_template_rewrite (void *ctx, struct ipfix_exporter_t *exp,
+			struct flow_report_t *fr, uint8_t *packet,
+			uint32_t capacity, uint32_t *length)
+{
+  const uint32_t len = 20 + 8 + 16 + 16;
+
+  (void) ctx, (void) exp;
+  if (owner.fail_rewrite || capacity < len)
+    return -1;
+  memset (packet, 0, len);
+  packet[0] = 0x45;
+  test_put_u16 (packet + 28, owner.malformed_rewrite ? 9 : 10);
+  test_put_u16 (packet + 30, 16 + 16);
+  test_put_u16 (packet + 44, 2);
+  test_put_u16 (packet + 46, 16);
+  test_put_u16 (packet + 48, fr->template_id);
+  test_put_u16 (packet + 50, 2);
+  test_put_u16 (packet + 52, 8);
+  test_put_u16 (packet + 54, 4);
+  test_put_u16 (packet + 56, 12);
+  test_put_u16 (packet + 58, 4);
+  *length = len;
+  return 0;
+}
+
+/* exp->reports, exp->streams and the exporters are vectors in VPP's layout, in
+   the host's memory: vec_len reads them, and VPP code may grow exp->streams
+   itself (flowprobe's vec_validate) without the library losing track. Reports
+   without elements send the template their owner builds. */
+static void
+test_host_vectors_and_owner_templates (void)
+{
+  test_host_t *host = test_host_create ();
+  vpp_ipfix_ops_t ops = test_host_ops (host);
+  vpp_ipfix_main_t *main = NULL;
+  vpp_ipfix_exporter_config_t c = ipv4_config (1450);
+  vnet_flow_report_add_del_args_t a;
+  ipfix_exporter_t *exp;
+  const flow_report_t *fr;
+  const test_host_packet_t *p;
+  test_ipfix_msg_t m;
+  uint32_t n_reports = 0, n_streams = 0, sent = 0;
+  uint16_t template_id = 0;
+  uint8_t copy[256];
+  uint32_t copy_len = 0;
+  flow_report_stream_t *grown;
+
+  memset (&owner, 0, sizeof (owner));
+  ops.vec_resize = owner_vec_resize;
+  ops.vec_free = owner_vec_free;
+  ops.template_rewrite = owner_template_rewrite;
+  CHECK_EQ (vpp_ipfix_main_create (&ops, 1, 0, &main), 0);
+  CHECK_EQ (owner.live_vectors, 1);
+  exp = vpp_ipfix_exporter_get (main, 0);
+  CHECK_NOT_NULL (exp);
+  CHECK_UEQ (vec_header_len (exp), 5);
+  CHECK_UEQ (vec_header_size (exp), 4); /* pool_header_t + vec_header_t */
+  CHECK_EQ (vpp_ipfix_exporter_set (main, 0, &c), 0);
+
+  memset (&a, 0, sizeof (a));
+  a.is_add = 1;
+  a.domain_id = 7;
+  a.src_port = 4739;
+  a.rewrite_callback = dummy_rewrite_callback;
+  CHECK_EQ (vpp_ipfix_report_add_del (main, 0, &a, &template_id), 0);
+  CHECK_UEQ (template_id, 256);
+  CHECK_UEQ (vec_header_len (exp->reports), 1);
+  CHECK_UEQ (vec_header_len (exp->streams), 1);
+  CHECK_EQ (owner.live_vectors, 3);
+
+  /* The owner's template set goes out in the library's message. */
+  CHECK_EQ (vpp_ipfix_templates_send_due (main, &sent, NULL), 0);
+  CHECK_UEQ (sent, 1);
+  CHECK_UEQ (test_host_n_packets (host), 1);
+  p = test_host_packet (host, 0);
+  CHECK_EQ (test_ipfix_parse (p->data, p->info.length, &m), 0);
+  CHECK_UEQ (m.domain_id, 7);
+  CHECK_UEQ (m.src_port, 4739);
+  CHECK_UEQ (m.set_id, 2);
+  CHECK_UEQ (m.set_length, 16);
+  CHECK_UEQ (test_get_u16 (m.set_data), 256);
+  CHECK_UEQ (test_get_u16 (m.set_data + 6), 4);
+  fr = vpp_ipfix_report_get (main, 0, 0);
+  CHECK (fr && fr->rewrite && fr->update_rewrite == 0);
+  CHECK_EQ (
+    vpp_ipfix_report_template (main, 0, 0, copy, sizeof (copy), &copy_len), 0);
+  CHECK_UEQ (copy_len, p->info.length);
+  CHECK_EQ (vpp_ipfix_report_template (main, 0, 0, copy, 8, &copy_len), -1006);
+
+  /* VPP code grows exp->streams itself, as flowprobe's vec_validate does. */
+  grown = owner_vec_resize (NULL, exp->streams, 2,
+			    sizeof (flow_report_stream_t), 8, 0);
+  CHECK_NOT_NULL (grown);
+  exp->streams = grown;
+  exp->streams[1].domain_id = 1;
+  CHECK_EQ (vpp_ipfix_exporter_sizes (main, 0, &n_reports, &n_streams), 0);
+  CHECK_UEQ (n_reports, 1);
+  CHECK_UEQ (n_streams, 2);
+  a.domain_id = 1;
+  a.src_port = 0;
+  a.opaque.as_uword = 2;
+  CHECK_EQ (vpp_ipfix_report_add_del (main, 0, &a, &template_id), 0);
+  fr = vpp_ipfix_report_get (main, 0, 1);
+  CHECK (fr && fr->stream_index == 1);
+  CHECK_UEQ (exp->streams[1].n_reports, 1);
+
+  /* An owner without a template, or with a malformed one: counted, retried. */
+  test_host_clear_packets (host);
+  vpp_ipfix_reports_reset (main, 0);
+  owner.fail_rewrite = 1;
+  CHECK_EQ (vpp_ipfix_templates_send_due (main, &sent, NULL), -7);
+  CHECK_UEQ (sent, 0);
+  owner.fail_rewrite = 0;
+  owner.malformed_rewrite = 1;
+  CHECK_EQ (vpp_ipfix_templates_send_due (main, &sent, NULL), -7);
+  CHECK_UEQ (test_host_n_packets (host), 0);
+  owner.malformed_rewrite = 0;
+  CHECK_EQ (vpp_ipfix_templates_send_due (main, &sent, NULL), 0);
+  CHECK_UEQ (sent, 2);
+
+  /* Deleting a report shrinks exp->reports; destroying frees every vector. */
+  CHECK_EQ (
+    vpp_ipfix_report_add_del (main, 0,
+			      &(vnet_flow_report_add_del_args_t){
+				.is_add = 0,
+				.domain_id = 1,
+				.rewrite_callback = dummy_rewrite_callback,
+				.opaque.as_uword = 2 },
+			      NULL),
+    0);
+  CHECK_UEQ (vec_header_len (exp->reports), 1);
+  vpp_ipfix_main_destroy (main);
+  CHECK_EQ (owner.live_vectors, 0);
+  CHECK_UEQ (test_host_live_buffers (host), 0);
+  test_host_destroy (host);
+}
+
 static void
 test_native_report (void)
 {
@@ -1920,6 +2124,7 @@ main (void)
     TEST (test_flush),
     TEST (test_threads),
     TEST (test_native_report),
+    TEST (test_host_vectors_and_owner_templates),
     TEST (test_template_is_due),
     TEST (test_thread_flush_idle),
     TEST (test_strerror),

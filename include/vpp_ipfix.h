@@ -30,9 +30,12 @@
 #include <stddef.h>
 #define VPP_IPFIX_ALIGNED(n) __attribute__ ((aligned (n)))
 
-/* The callback types name these before their definitions. */
+/* The callback types name these before their definitions (the last two are VPP's
+   flow_report_main_t and vlib_frame_t, opaque here). */
 struct ipfix_exporter_t;
 struct flow_report_t;
+struct flow_report_main;
+struct vlib_frame_t;
 
 /* VPP's own types, when built inside VPP; else layout-identical definitions. */
 #ifndef __IP_TYPES_H__
@@ -300,7 +303,7 @@ typedef struct ipfix_report_element_t {
  VPP's `vnet_flow_rewrite_callback_t`: builds a report's template packet. The core
  stores it and compares it; it builds templates itself from the report's elements.
  */
-typedef uint8_t *(*vnet_flow_rewrite_callback_t)(struct ipfix_exporter_t *exp,
+typedef uint8_t *(vnet_flow_rewrite_callback_t)(struct ipfix_exporter_t *exp,
                                                  struct flow_report_t *fr,
                                                  uint16_t collector_port,
                                                  struct ipfix_report_element_t *elts,
@@ -311,10 +314,10 @@ typedef uint8_t *(*vnet_flow_rewrite_callback_t)(struct ipfix_exporter_t *exp,
  VPP's `vnet_flow_data_callback_t`: called by the VPP shim's periodic process to let
  the report's owner send data. The core stores it and compares it, never calls it.
  */
-typedef void *(*vnet_flow_data_callback_t)(void *frm,
+typedef struct vlib_frame_t *(vnet_flow_data_callback_t)(struct flow_report_main *frm,
                                            struct ipfix_exporter_t *exp,
                                            struct flow_report_t *fr,
-                                           void *frame,
+                                           struct vlib_frame_t *frame,
                                            uint32_t *to_next,
                                            uint32_t next_node);
 
@@ -362,7 +365,7 @@ typedef struct flow_report_t {
   /*
    Part of the report's identity.
    */
-  vnet_flow_rewrite_callback_t rewrite_callback;
+  vnet_flow_rewrite_callback_t *rewrite_callback;
   /*
    The report's elements (the library's own copy).
    */
@@ -378,7 +381,7 @@ typedef struct flow_report_t {
   /*
    Part of the report's identity.
    */
-  vnet_flow_data_callback_t flow_data_callback;
+  vnet_flow_data_callback_t *flow_data_callback;
 } flow_report_t;
 
 /*
@@ -414,9 +417,8 @@ typedef struct flow_report_stream_t {
 /*
  VPP's `ipfix_exporter_t`: one collector and how to reach it.
 
- `reports` and `streams` point at the library's arrays; their lengths come from
- `vpp_ipfix_exporter_sizes` (VPP keeps them in a vector header; the VPP shim provides
- that view).
+ `reports` and `streams` are vectors in VPP's memory layout (`vec_len` reads their
+ length; inside VPP they live in VPP's heap, so `vec_validate` works on them too).
  */
 typedef struct ipfix_exporter_t {
   /*
@@ -594,6 +596,41 @@ typedef struct vpp_ipfix_ops_t {
    Seconds since the Unix epoch (export time, template refresh).
    */
   double (*now)(void *ctx);
+  /*
+   Optional, with `vec_free`: resizes `vec`, a vector in VPP's memory layout (VPP's
+   `vec_header_t` right before the data, and `header_bytes` of user header before
+   that: 0 for a plain vector, 24 (`pool_header_t`) for the exporters pool), to
+   `new_len` elements of `elt_size` bytes with the data aligned to `align`. New
+   elements and a new vector's headers are zero; `vec` NULL allocates. Returns the
+   (maybe moved) data pointer, NULL on failure with `vec` untouched. VPP's shim uses
+   VPP's vector functions, so `vec_len` and `vec_validate` work on `exp->reports`,
+   `exp->streams` and the exporters pool. NULL: the library makes the same layout in
+   memory of its own.
+   */
+  void *(*vec_resize)(void *ctx,
+                      void *vec,
+                      uint32_t new_len,
+                      uint32_t elt_size,
+                      uint32_t align,
+                      uint32_t header_bytes);
+  /*
+   Frees a vector `vec_resize` returned.
+   */
+  void (*vec_free)(void *ctx, void *vec);
+  /*
+   Optional: writes the whole template packet of a report that has no elements (IP,
+   UDP, IPFIX message header and template sets, as VPP's rewrite callbacks build it)
+   to `packet` (`capacity` bytes) and its length to `*length`; returns 0, or non-zero
+   when there is none (counted, retried when next due). Called when the template is
+   (re)built, from the thread sending templates (VPP's main thread). It may set
+   `fr->fields_to_send` (VPP's classifier reports do) and nothing else of `fr`.
+   */
+  int32_t (*template_rewrite)(void *ctx,
+                              struct ipfix_exporter_t *exp,
+                              struct flow_report_t *fr,
+                              uint8_t *packet,
+                              uint32_t capacity,
+                              uint32_t *length);
 } vpp_ipfix_ops_t;
 
 /*
@@ -631,11 +668,11 @@ typedef struct vnet_flow_report_add_del_args_t {
   /*
    Part of the report's identity.
    */
-  vnet_flow_data_callback_t flow_data_callback;
+  vnet_flow_data_callback_t *flow_data_callback;
   /*
    Part of the report's identity.
    */
-  vnet_flow_rewrite_callback_t rewrite_callback;
+  vnet_flow_rewrite_callback_t *rewrite_callback;
   /*
    Elements of the template (copied on add; the caller keeps its array).
    */
@@ -1051,6 +1088,19 @@ int32_t vpp_ipfix_report_counters(const struct vpp_ipfix_main_t *main,
 int32_t vpp_ipfix_template_send(const struct vpp_ipfix_main_t *main,
                                 uint32_t exporter_index,
                                 uint32_t report_index);
+
+/*
+ Copies report `report_index`'s template packet (IP, UDP, IPFIX message header and
+ template set, as VPP's `vnet_flow_rewrite_generic_callback` returns it; built now when
+ a reset or change asked for it) into `out` (`capacity` bytes) and writes its length to
+ `*length_out`. -1006 when `capacity` is short, -30 when the exporter has no collector.
+ */
+int32_t vpp_ipfix_report_template(const struct vpp_ipfix_main_t *main,
+                                  uint32_t exporter_index,
+                                  uint32_t report_index,
+                                  uint8_t *out,
+                                  uint32_t capacity,
+                                  uint32_t *length_out);
 
 /*
  Whether report `report_index`'s template is due at time `now` (seconds since the

@@ -61,7 +61,7 @@ impl Instance {
             instance: self,
             exp,
             report,
-            stream: st.streams.get(report.stream_index as usize)?,
+            stream: exp.streams.get(report.stream_index as usize)?,
             counters: st
                 .report_state
                 .get(r as usize)?
@@ -102,11 +102,11 @@ impl Instance {
         if thread_index >= self.n_threads {
             return None;
         }
-        let st = self.state.get(exporter_index as usize)?;
+        let exp = self.exporters.get(exporter_index as usize)?;
         // An exporter slot not in use has no reports (deleting an exporter deletes
         // them), so the report lookup also checks `in_use`.
-        let report = st.reports.get(r as usize)?;
-        if report.stream_index as usize >= st.streams.len() {
+        let report = exp.reports.get(r as usize)?;
+        if report.stream_index as usize >= exp.streams.len() {
             return None;
         }
         Some(report)
@@ -166,7 +166,7 @@ impl Instance {
 
     /// Sends every packet under construction of every report of an exporter.
     pub(crate) fn flush_exporter(&mut self, exporter_index: u32) {
-        let n = self.state[exporter_index as usize].reports.len() as u32;
+        let n = self.exporters[exporter_index as usize].reports.len() as u32;
         for r in 0..n {
             self.flush_report(exporter_index, r);
         }
@@ -182,7 +182,7 @@ impl Instance {
             if !self.state[e as usize].in_use {
                 continue;
             }
-            for r in 0..self.state[e as usize].reports.len() as u32 {
+            for r in 0..self.exporters[e as usize].reports.len() as u32 {
                 for t in 0..self.n_threads {
                     let went =
                         self.with_worker(e, r, t, |dp, ptd| dp.flush_if_idle(ptd, now, max_age));

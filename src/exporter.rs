@@ -4,7 +4,7 @@
 #![allow(non_camel_case_types)]
 
 use crate::error::{Error, Result};
-use std::sync::atomic::AtomicPtr;
+use crate::wire::vpp_vec::VppVec;
 
 use crate::packet::Framing;
 use crate::types::{ip_address_t, ipfix_exporter_t, AF_IP4, AF_IP6};
@@ -70,8 +70,8 @@ impl Default for vpp_ipfix_exporter_config_t {
 impl Default for ipfix_exporter_t {
     fn default() -> Self {
         ipfix_exporter_t {
-            reports: AtomicPtr::default(),
-            streams: AtomicPtr::default(),
+            reports: VppVec::default(),
+            streams: VppVec::default(),
             ipfix_collector: ip_address_t::default(),
             collector_port: DEFAULT_COLLECTOR_PORT,
             src_address: ip_address_t::default(),

@@ -9,6 +9,7 @@ use crate::ops::Embedder;
 use crate::packet::Framing;
 use crate::state::{lock, next_template_id, ExporterState};
 use crate::types::{ip_address_t, ipfix_exporter_t, STREAM_FREE};
+use crate::wire::vpp_vec::{VppVec, POOL_HEADER_LEN};
 
 /// The largest thread count accepted (VPP's thread index is 16 bits).
 pub const MAX_THREADS: u32 = 1024;
@@ -21,9 +22,9 @@ static_assertions::assert_impl_all!(Instance: Send, Sync);
 
 /// An exporting process: up to `max_exporters` exporters, exporter 0 always present.
 pub struct Instance {
-    /// C-visible, allocated once: a pointer to an exporter stays valid for the
-    /// instance's life.
-    pub(crate) exporters: Box<[ipfix_exporter_t]>,
+    /// C-visible, allocated once as a VPP pool (`flow_report_main.exporters`): a pointer
+    /// to an exporter stays valid for the instance's life.
+    pub(crate) exporters: VppVec<ipfix_exporter_t>,
     pub(crate) state: Vec<ExporterState>,
     pub(crate) embedder: Box<dyn Embedder>,
     pub(crate) n_threads: u32,
@@ -45,19 +46,24 @@ impl Instance {
     /// `n_threads` counts every thread that will export, main thread included.
     pub fn new(embedder: Box<dyn Embedder>, n_threads: u32, max_exporters: u32) -> Result<Self> {
         let max_exporters = Self::check_sizes(n_threads, max_exporters)?;
-        let mut exporters = Vec::new();
+        let mut exporters = VppVec::default();
         exporters
-            .try_reserve_exact(max_exporters as usize)
+            .resize(
+                max_exporters as usize,
+                embedder.vec_memory(),
+                POOL_HEADER_LEN,
+            )
             .map_err(|_| Error::VPP_IPFIX_ERROR_NO_MEMORY)?;
-        exporters.resize_with(max_exporters as usize, ipfix_exporter_t::default);
+        exporters.fill_with(ipfix_exporter_t::default);
         let mut state = Vec::new();
-        state
-            .try_reserve_exact(max_exporters as usize)
-            .map_err(|_| Error::VPP_IPFIX_ERROR_NO_MEMORY)?;
+        if state.try_reserve_exact(max_exporters as usize).is_err() {
+            exporters.free(embedder.vec_memory(), POOL_HEADER_LEN);
+            return Err(Error::VPP_IPFIX_ERROR_NO_MEMORY);
+        }
         state.resize_with(max_exporters as usize, ExporterState::default);
         state[0].in_use = true;
         Ok(Instance {
-            exporters: exporters.into_boxed_slice(),
+            exporters,
             state,
             host_writes_ip_udp: embedder.writes_ip_udp_headers(),
             embedder,
@@ -155,7 +161,8 @@ impl Instance {
         st.reliability_options = settings.reliability_options;
         if st.reliability_options {
             // Streams that had no statistics yet take their options template id now.
-            for (s, o) in st.streams.iter_mut().zip(st.stream_options.iter_mut()) {
+            let streams = &mut self.exporters[i].streams;
+            for (s, o) in streams.iter_mut().zip(st.stream_options.iter_mut()) {
                 let o = lock(o);
                 if s.domain_id != STREAM_FREE && o.template_id.is_none() {
                     o.template_id = Some(next_template_id(s));
@@ -180,6 +187,7 @@ impl Instance {
                     .iter()
                     .position(|s| !s.in_use)
                     .ok_or(Error::VPP_IPFIX_ERROR_INVALID_VALUE)?;
+                self.free_vectors(free as u32);
                 self.exporters[free] = ipfix_exporter_t::default();
                 self.state[free] = ExporterState {
                     in_use: true,
@@ -205,10 +213,11 @@ impl Instance {
             return Err(Error::VPP_IPFIX_ERROR_INVALID_VALUE);
         }
         self.flush_exporter(index);
-        while !self.state[index as usize].reports.is_empty() {
+        while !self.exporters[index as usize].reports.is_empty() {
             self.report_remove(index, 0);
         }
         self.state[index as usize] = ExporterState::default();
+        self.free_vectors(index);
         self.exporters[index as usize] = ipfix_exporter_t::default();
         Ok(())
     }
@@ -237,14 +246,14 @@ impl Instance {
     /// Number of reports of an exporter (VPP's `vec_len (exp->reports)`).
     pub fn n_reports(&self, index: u32) -> Result<u32> {
         self.check_exporter(index)?;
-        Ok(self.state[index as usize].reports.len() as u32)
+        Ok(self.exporters[index as usize].reports.len() as u32)
     }
 
     /// Number of stream slots of an exporter, free ones included (VPP's
     /// `vec_len (exp->streams)`).
     pub fn n_streams(&self, index: u32) -> Result<u32> {
         self.check_exporter(index)?;
-        Ok(self.state[index as usize].streams.len() as u32)
+        Ok(self.exporters[index as usize].streams.len() as u32)
     }
 
     /// How exporter `index` frames its packets now.
@@ -252,20 +261,20 @@ impl Instance {
         Framing::new(&self.exporters[index as usize], self.host_writes_ip_udp)
     }
 
-    /// Re-points the C-visible arrays after the library's vectors changed.
-    pub(crate) fn publish(&mut self, index: u32) {
-        let i = index as usize;
-        let s = &mut self.state[i];
-        let exp = &mut self.exporters[i];
-        *exp.reports.get_mut() = if s.reports.is_empty() {
-            std::ptr::null_mut()
-        } else {
-            s.reports.as_mut_ptr()
-        };
-        *exp.streams.get_mut() = if s.streams.is_empty() {
-            std::ptr::null_mut()
-        } else {
-            s.streams.as_mut_ptr()
-        };
+    /// Frees an exporter's report and stream vectors.
+    fn free_vectors(&mut self, index: u32) {
+        let exp = &mut self.exporters[index as usize];
+        exp.reports.free(self.embedder.vec_memory(), 0);
+        exp.streams.free(self.embedder.vec_memory(), 0);
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        for e in 0..self.exporters.len() as u32 {
+            self.free_vectors(e);
+        }
+        self.exporters
+            .free(self.embedder.vec_memory(), POOL_HEADER_LEN);
     }
 }

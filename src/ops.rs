@@ -5,7 +5,8 @@
 #![allow(non_camel_case_types)]
 
 use crate::error::Error;
-use crate::types::ip_address_t;
+use crate::types::{flow_report_t, ip_address_t, ipfix_exporter_t};
+use crate::wire::vpp_vec::{RustVecMemory, VecMemory};
 use crate::wire::PacketBuf;
 
 /// The embedder's name for a buffer (a `vlib_buffer_t *` in VPP), opaque to the core.
@@ -98,6 +99,25 @@ pub trait Embedder: Send + Sync {
     /// Writes what the host buffers to stable storage (files); called on flush and
     /// shutdown.
     fn sync(&self) {}
+
+    /// Where the vectors C reads (`exp->reports`, `exp->streams`, the exporters pool)
+    /// get their memory: VPP's heap inside VPP, so VPP's vector macros work on them.
+    fn vec_memory(&self) -> &dyn VecMemory {
+        &RustVecMemory
+    }
+
+    /// The whole template packet (IP, UDP, IPFIX message header, template sets) of a
+    /// report that has no elements, as its owner builds it (VPP's rewrite callback), into
+    /// `packet`; its length, or `None` when there is none. Called from the thread that
+    /// sends templates.
+    fn template_rewrite(
+        &self,
+        _exp: &ipfix_exporter_t,
+        _fr: &flow_report_t,
+        _packet: &mut [u8],
+    ) -> Option<usize> {
+        None
+    }
 }
 
 /// A buffer of at least `need` bytes for `thread_index`: what the host handed back is

@@ -41,7 +41,7 @@ impl Instance {
         let st = &self.state[e];
         let mut total = o.retired;
         let mut template_octets = o.retired_template_octets;
-        for (fr, rs) in st.reports.iter().zip(&st.report_state) {
+        for (fr, rs) in self.exporters[e].reports.iter().zip(&st.report_state) {
             if fr.stream_index as usize == s {
                 total.add(&rs.counters());
                 template_octets += rs.template_counters.octets();
@@ -63,10 +63,14 @@ impl Instance {
         }
         let interval = f64::from(self.exporters[ei].template_interval);
         let (mut sent, mut last_error) = (0, None);
-        for s in 0..self.state[ei].streams.len() {
-            let mut o = locked(&self.state[ei].stream_options[s]);
+        for s in 0..self.exporters[ei].streams.len() {
+            // A stream C code added itself has no statistics.
+            let Some(o) = self.state[ei].stream_options.get(s) else {
+                continue;
+            };
+            let mut o = locked(o);
             let due = o.last_sent == 0.0 || now > o.last_sent + interval;
-            if self.state[ei].streams[s].domain_id == STREAM_FREE || !due {
+            if self.exporters[ei].streams[s].domain_id == STREAM_FREE || !due {
                 continue;
             }
             match self.send_options(e, s, &mut o, now) {
@@ -91,7 +95,7 @@ impl Instance {
         let template_id = o.template_id.ok_or(Error::VPP_IPFIX_ERROR_INVALID_VALUE)?;
         let (totals, octets) = self.stream_totals(ei, s, o);
         let (handle, mut buf) = alloc_buffer(self.embedder.as_ref(), 0, len as u32)?;
-        let stream = &self.state[ei].streams[s];
+        let stream = &self.exporters[ei].streams[s];
         let pkt = &mut buf.bytes_mut()[..len];
         let sets_at = framing.message_offset() + ipfix::MESSAGE_HEADER_LEN;
         let (template_set, data_set) = pkt[sets_at..].split_at_mut(template_len);

@@ -124,7 +124,7 @@ impl Instance {
     }
 
     fn report_find(&self, exporter_index: u32, spec: &ReportSpec) -> Option<usize> {
-        self.state[exporter_index as usize]
+        self.exporters[exporter_index as usize]
             .reports
             .iter()
             .position(|fr| {
@@ -145,7 +145,7 @@ impl Instance {
     ) -> std::result::Result<u16, ReportError> {
         self.check_exporter(exporter_index)?;
         let e = exporter_index as usize;
-        match find_stream(&self.state[e].streams, spec.domain_id, spec.src_port) {
+        match find_stream(&self.exporters[e].streams, spec.domain_id, spec.src_port) {
             StreamLookup::Conflict => return Err(Error::VPP_IPFIX_ERROR_INVALID_VALUE.into()),
             StreamLookup::Absent => return Err(Error::VPP_IPFIX_ERROR_NO_SUCH_ENTRY.into()),
             StreamLookup::Found(_) => {}
@@ -153,7 +153,7 @@ impl Instance {
         let r = self
             .report_find(exporter_index, spec)
             .ok_or(Error::VPP_IPFIX_ERROR_NO_SUCH_ENTRY)?;
-        let template_id = self.state[e].reports[r].template_id;
+        let template_id = self.exporters[e].reports[r].template_id;
         self.flush_report(exporter_index, r as u32);
         self.report_remove(exporter_index, r as u32);
         Ok(template_id)
@@ -172,30 +172,33 @@ impl Instance {
             // VPP's mark of a free stream slot cannot be a domain.
             return Err(Error::VPP_IPFIX_ERROR_INVALID_VALUE.into());
         }
-        let stream = find_stream(&self.state[e].streams, spec.domain_id, spec.src_port);
+        let stream = find_stream(&self.exporters[e].streams, spec.domain_id, spec.src_port);
         if let StreamLookup::Conflict = stream {
             return Err(Error::VPP_IPFIX_ERROR_INVALID_VALUE.into());
         }
         if let StreamLookup::Found(si) = stream {
-            if self.state[e].streams[si].n_reports == u16::MAX {
+            if self.exporters[e].streams[si].n_reports == u16::MAX {
                 return Err(Error::VPP_IPFIX_ERROR_INVALID_VALUE.into());
             }
         }
         if let Some(r) = self.report_find(exporter_index, &spec) {
             return Err(ReportError {
                 error: Error::VPP_IPFIX_ERROR_VALUE_EXIST,
-                template_id: Some(self.state[e].reports[r].template_id),
+                template_id: Some(self.exporters[e].reports[r].template_id),
             });
         }
         self.check_fields(exporter_index, &spec)?;
         let mut state = self.new_report_state(&spec.fields)?;
+        let mem = self.embedder.vec_memory();
+        let exp = &mut self.exporters[e];
         let st = &mut self.state[e];
-        st.reports
+        st.report_state
             .try_reserve(1)
-            .and_then(|_| st.report_state.try_reserve(1))
-            .and_then(|_| st.streams.try_reserve(1))
-            .and_then(|_| st.stream_options.try_reserve(1))
+            .and_then(|_| st.stream_options.try_reserve(exp.streams.len() + 1))
             .map_err(|_| Error::VPP_IPFIX_ERROR_NO_MEMORY)?;
+        // Streams C code added itself (flowprobe may) get their statistics slots here.
+        st.stream_options
+            .resize_with(exp.streams.len(), Mutex::default);
         let si = match stream {
             StreamLookup::Found(i) => i,
             _ => {
@@ -204,12 +207,12 @@ impl Instance {
                     src_port: spec.src_port,
                     ..Default::default()
                 };
-                match st.streams.iter().position(|s| s.domain_id == STREAM_FREE) {
+                match exp.streams.iter().position(|s| s.domain_id == STREAM_FREE) {
                     Some(i) => {
                         // VPP reuses a free slot as it is: its template numbering goes
                         // on where the slot's last stream left it.
-                        let next_template_no = st.streams[i].next_template_no;
-                        st.streams[i] = flow_report_stream_t {
+                        let next_template_no = exp.streams[i].next_template_no;
+                        exp.streams[i] = flow_report_stream_t {
                             next_template_no,
                             ..fresh
                         };
@@ -217,21 +220,28 @@ impl Instance {
                         i
                     }
                     None => {
-                        st.streams.push(fresh);
+                        let i = exp
+                            .streams
+                            .push(fresh, mem)
+                            .map_err(|_| Error::VPP_IPFIX_ERROR_NO_MEMORY)?;
                         st.stream_options.push(Mutex::default());
-                        st.streams.len() - 1
+                        i
                     }
                 }
             }
         };
-        let s = &mut st.streams[si];
+        let report_index = exp
+            .reports
+            .push(flow_report_t::default(), mem)
+            .map_err(|_| Error::VPP_IPFIX_ERROR_NO_MEMORY)?;
+        let s = &mut exp.streams[si];
         s.n_reports += 1;
         let template_id = next_template_id(s);
         let options = lock(&mut st.stream_options[si]);
         if st.reliability_options && options.template_id.is_none() {
             options.template_id = Some(next_template_id(s));
         }
-        let fr = flow_report_t {
+        exp.reports[report_index] = flow_report_t {
             template_id,
             data_record_size: wire_ipfix::record_len(&spec.fields).map_or(-1, |l| l as i32),
             per_thread_data: AtomicPtr::new(state.per_thread.as_mut_ptr()),
@@ -248,10 +258,8 @@ impl Instance {
             flow_data_callback: spec.flow_data_callback,
             ..Default::default()
         };
-        st.reports.push(fr);
         st.report_state.push(state);
-        let report_index = (st.reports.len() - 1) as u32;
-        self.publish(exporter_index);
+        let report_index = report_index as u32;
         Ok(ReportAdded {
             report_index,
             template_id,
@@ -327,7 +335,8 @@ impl Instance {
             crate::datapath::discard(self.embedder.as_ref(), t, ptd);
         }
         let st = &mut self.state[e];
-        let fr = st.reports.remove(r);
+        let exp = &mut self.exporters[e];
+        let fr = exp.reports.remove(r, self.embedder.vec_memory());
         let rs = st.report_state.remove(r);
         st.retired.add(&rs.counters());
         if let Some(o) = st.stream_options.get_mut(fr.stream_index as usize) {
@@ -335,13 +344,12 @@ impl Instance {
             o.retired.add(&rs.counters());
             o.retired_template_octets += rs.template_counters.octets();
         }
-        if let Some(s) = st.streams.get_mut(fr.stream_index as usize) {
+        if let Some(s) = exp.streams.get_mut(fr.stream_index as usize) {
             s.n_reports = s.n_reports.saturating_sub(1);
             if s.n_reports == 0 {
                 s.domain_id = STREAM_FREE;
             }
         }
-        self.publish(exporter_index);
     }
 
     /// VPP's `vnet_flow_reports_reset`: every stream's sequence to 0, every template
@@ -349,10 +357,15 @@ impl Instance {
     pub fn reports_reset(&mut self, exporter_index: u32) -> Result<()> {
         self.check_exporter(exporter_index)?;
         let st = &mut self.state[exporter_index as usize];
-        for s in st.streams.iter_mut().filter(|s| s.domain_id != STREAM_FREE) {
+        let exp = &mut self.exporters[exporter_index as usize];
+        for s in exp
+            .streams
+            .iter_mut()
+            .filter(|s| s.domain_id != STREAM_FREE)
+        {
             *s.sequence_number.get_mut() = 0;
         }
-        for fr in &st.reports {
+        for fr in exp.reports.iter() {
             fr.resend_template();
         }
         for o in st.stream_options.iter_mut() {
@@ -366,13 +379,14 @@ impl Instance {
     pub fn stream_reset(&mut self, exporter_index: u32, stream_index: u32) -> Result<()> {
         self.check_exporter(exporter_index)?;
         let st = &mut self.state[exporter_index as usize];
-        let s = st
+        let exp = &mut self.exporters[exporter_index as usize];
+        let s = exp
             .streams
             .get_mut(stream_index as usize)
             .filter(|s| s.domain_id != STREAM_FREE)
             .ok_or(Error::VPP_IPFIX_ERROR_NO_SUCH_ENTRY)?;
         *s.sequence_number.get_mut() = 0;
-        for fr in st
+        for fr in exp
             .reports
             .iter()
             .filter(|fr| fr.stream_index == stream_index)
@@ -396,14 +410,14 @@ impl Instance {
     ) -> Result<bool> {
         self.check_exporter(exporter_index)?;
         let e = exporter_index as usize;
-        let si = match find_stream(&self.state[e].streams, old.0, old.1) {
+        let si = match find_stream(&self.exporters[e].streams, old.0, old.1) {
             StreamLookup::Found(i) => i,
             _ => return Ok(false),
         };
         if new.0 == STREAM_FREE {
             return Err(Error::VPP_IPFIX_ERROR_INVALID_VALUE);
         }
-        let clash = self.state[e].streams.iter().enumerate().any(|(i, s)| {
+        let clash = self.exporters[e].streams.iter().enumerate().any(|(i, s)| {
             i != si && s.domain_id != STREAM_FREE && (s.domain_id == new.0 || s.src_port == new.1)
         });
         if clash {
@@ -414,7 +428,7 @@ impl Instance {
         }
         // Packets under construction belong to the old key: send them under it.
         self.flush_exporter(exporter_index);
-        let s = &mut self.state[e].streams[si];
+        let s = &mut self.exporters[e].streams[si];
         s.domain_id = new.0;
         s.src_port = new.1;
         self.stream_reset(exporter_index, si as u32)?;
@@ -430,7 +444,7 @@ impl Instance {
     /// Checks an (exporter, report) pair.
     pub fn check_report(&self, exporter_index: u32, r: u32) -> Result<()> {
         self.check_exporter(exporter_index)?;
-        if (r as usize) < self.state[exporter_index as usize].reports.len() {
+        if (r as usize) < self.exporters[exporter_index as usize].reports.len() {
             Ok(())
         } else {
             Err(Error::VPP_IPFIX_ERROR_NO_SUCH_ENTRY)
@@ -440,13 +454,13 @@ impl Instance {
     /// The C-visible report.
     pub fn report(&self, exporter_index: u32, r: u32) -> Result<&flow_report_t> {
         self.check_report(exporter_index, r)?;
-        Ok(&self.state[exporter_index as usize].reports[r as usize])
+        Ok(&self.exporters[exporter_index as usize].reports[r as usize])
     }
 
     /// A stream, if the slot is in use.
     pub fn stream(&self, exporter_index: u32, s: u32) -> Result<&flow_report_stream_t> {
         self.check_exporter(exporter_index)?;
-        self.state[exporter_index as usize]
+        self.exporters[exporter_index as usize]
             .streams
             .get(s as usize)
             .filter(|s| s.domain_id != STREAM_FREE)

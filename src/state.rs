@@ -5,24 +5,21 @@
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::counters::{vpp_ipfix_counters_t, TemplateCounters, ThreadCounters};
-use crate::types::{
-    flow_report_per_thread_t, flow_report_stream_t, flow_report_t, ipfix_report_element_t,
-};
+use crate::types::{flow_report_per_thread_t, flow_report_stream_t, ipfix_report_element_t};
 use crate::wire::FieldSpec;
 
 /// The library's side of one exporter: what C does not see.
 #[derive(Debug, Default)]
 pub(crate) struct ExporterState {
     pub in_use: bool,
-    pub streams: Vec<flow_report_stream_t>,
-    pub reports: Vec<flow_report_t>,
-    /// Parallel to `reports`, same index.
+    /// Parallel to the exporter's `reports`, same index.
     pub report_state: Vec<ReportState>,
     /// Counters of deleted reports, so exporter totals never go backwards.
     pub retired: vpp_ipfix_counters_t,
     /// Send RFC 7011 §4.3 reliability statistics per stream (our setting, off for VPP).
     pub reliability_options: bool,
-    /// Parallel to `streams`, same index. Locked by the template sender, which runs
+    /// Parallel to the exporter's `streams`, same index; shorter when C code grew
+    /// `streams` itself (VPP's flowprobe may). Locked by the template sender, which runs
     /// beside the workers.
     pub stream_options: Vec<Mutex<StreamOptions>>,
 }

@@ -8,9 +8,15 @@ use crate::exporter;
 use crate::instance::Instance;
 use crate::ops::alloc_buffer;
 use crate::packet::{self, Framing, MessageFields};
+use std::sync::MutexGuard;
+
 use crate::state::locked;
-use crate::types::{flow_report_stream_t, ipfix_exporter_t};
+use crate::types::{flow_report_stream_t, flow_report_t, ipfix_exporter_t};
 use crate::wire::ipfix::{self, FieldSpec};
+use crate::wire::template_packet;
+
+/// The largest template packet a report's owner may build (an IP datagram).
+const MAX_OWNER_TEMPLATE_LEN: usize = 65535;
 
 /// Seconds the VPP process sleeps when no template is due sooner.
 pub const DEFAULT_POLL_INTERVAL: f64 = 5.0;
@@ -78,7 +84,7 @@ impl Instance {
     pub fn template_due(&self, exporter_index: u32, r: u32, now: f64) -> Result<bool> {
         self.check_report(exporter_index, r)?;
         let exp = &self.exporters[exporter_index as usize];
-        let fr = &self.state[exporter_index as usize].reports[r as usize];
+        let fr = &self.exporters[exporter_index as usize].reports[r as usize];
         let last = fr.last_template_sent.load();
         Ok(last == 0.0 || now > last + f64::from(exp.template_interval))
     }
@@ -96,12 +102,8 @@ impl Instance {
             {
                 continue;
             }
-            for r in 0..self.state[e as usize].reports.len() as u32 {
-                if self.state[e as usize].report_state[r as usize]
-                    .fields
-                    .is_empty()
-                {
-                    // Its owner's rewrite callback builds its template (VPP shim).
+            for r in 0..self.exporters[e as usize].reports.len() as u32 {
+                if !self.has_template(e, r) {
                     continue;
                 }
                 if self.template_due(e, r, now) == Ok(true) {
@@ -113,7 +115,7 @@ impl Instance {
                         }
                     }
                 }
-                let fr = &self.state[e as usize].reports[r as usize];
+                let fr = &self.exporters[e as usize].reports[r as usize];
                 let interval = f64::from(self.exporters[e as usize].template_interval);
                 let next = fr.last_template_sent.load() + interval - now;
                 round.next_due_in = round.next_due_in.min(next.max(0.0));
@@ -131,6 +133,107 @@ impl Instance {
         round
     }
 
+    /// True when report `r` has a template to send: built from its elements, or by its
+    /// owner (a report without elements, with a rewrite callback, in a host that calls
+    /// it: VPP's shim).
+    pub(crate) fn has_template(&self, e: u32, r: u32) -> bool {
+        let rs = &self.state[e as usize].report_state[r as usize];
+        !rs.fields.is_empty()
+            || self.exporters[e as usize].reports[r as usize]
+                .rewrite_callback
+                .is_some()
+    }
+
+    /// A report's template packet from its owner's (VPP's rewrite callback, through the
+    /// host): its template sets, in a message with this exporter's headers.
+    fn build_from_owner(
+        &self,
+        exp: &ipfix_exporter_t,
+        framing: Framing,
+        stream: &flow_report_stream_t,
+        fr: &flow_report_t,
+    ) -> Result<Vec<u8>> {
+        let mut scratch = Vec::new();
+        scratch
+            .try_reserve_exact(MAX_OWNER_TEMPLATE_LEN)
+            .map_err(|_| Error::VPP_IPFIX_ERROR_NO_MEMORY)?;
+        scratch.resize(MAX_OWNER_TEMPLATE_LEN, 0);
+        let n = self
+            .embedder
+            .template_rewrite(exp, fr, &mut scratch)
+            .ok_or(Error::VPP_IPFIX_ERROR_INVALID_VALUE)?;
+        let sets = template_packet::template_sets(&scratch[..n])
+            .ok_or(Error::VPP_IPFIX_ERROR_INVALID_VALUE)?;
+        let sets_at = framing.message_offset() + ipfix::MESSAGE_HEADER_LEN;
+        let len = sets_at + sets.len();
+        if len > framing.max_len(exp.path_mtu) {
+            return Err(Error::VPP_IPFIX_ERROR_TEMPLATE_TOO_BIG);
+        }
+        let mut pkt = Vec::new();
+        pkt.try_reserve_exact(len)
+            .map_err(|_| Error::VPP_IPFIX_ERROR_NO_MEMORY)?;
+        pkt.resize(sets_at, 0);
+        pkt.extend_from_slice(sets);
+        packet::finish(
+            &mut pkt,
+            exp,
+            framing,
+            &MessageFields {
+                domain_id: stream.domain_id,
+                src_port: stream.src_port,
+                export_time: 0,
+                sequence_number: 0,
+                data_set_id: None,
+            },
+        );
+        Ok(pkt)
+    }
+
+    /// Report `r`'s template packet, rebuilt first when a reset or a change asked for it
+    /// (locked: the template sender runs beside configuration's readers), and the
+    /// framing it was built for.
+    pub(crate) fn current_template(
+        &self,
+        exporter_index: u32,
+        r: u32,
+    ) -> Result<(MutexGuard<'_, Vec<u8>>, Framing)> {
+        self.check_report(exporter_index, r)?;
+        let e = exporter_index as usize;
+        let exp = &self.exporters[e];
+        if !exporter::is_enabled(exp) {
+            return Err(Error::VPP_IPFIX_ERROR_EXPORTER_DISABLED);
+        }
+        let framing = self.framing(exporter_index);
+        let fr = &exp.reports[r as usize];
+        let rs = &self.state[e].report_state[r as usize];
+        let stream = exp
+            .streams
+            .get(fr.stream_index as usize)
+            .ok_or(Error::VPP_IPFIX_ERROR_INVALID_VALUE)?;
+        let mut rewrite = locked(&rs.rewrite);
+        if fr.update_rewrite.load(Relaxed) != 0 || rewrite.is_empty() {
+            *rewrite = if rs.fields.is_empty() {
+                self.build_from_owner(exp, framing, stream, fr)
+                    .inspect_err(|_| rs.template_counters.dropped())?
+            } else {
+                build(exp, framing, stream, fr.template_id, &rs.fields)?
+            };
+            fr.rewrite.store(rewrite.as_mut_ptr(), Relaxed);
+            fr.update_rewrite.store(0, Relaxed);
+        }
+        Ok((rewrite, framing))
+    }
+
+    /// Copies report `r`'s template packet (built now if needed) into `out`; its length.
+    /// What VPP's `vnet_flow_rewrite_generic_callback` returns in the shim.
+    pub fn report_template(&self, exporter_index: u32, r: u32, out: &mut [u8]) -> Result<usize> {
+        let (rewrite, _) = self.current_template(exporter_index, r)?;
+        out.get_mut(..rewrite.len())
+            .ok_or(Error::VPP_IPFIX_ERROR_BUFFER_TOO_SMALL)?
+            .copy_from_slice(&rewrite);
+        Ok(rewrite.len())
+    }
+
     /// Sends report `r`'s template now, rebuilding it first when needed. It carries the
     /// stream's current sequence number and does not advance it (RFC 7011 §3.1).
     pub fn send_template(&self, exporter_index: u32, r: u32, now: f64) -> Result<()> {
@@ -146,30 +249,15 @@ impl Instance {
         now: f64,
         thread_index: u32,
     ) -> Result<()> {
-        self.check_report(exporter_index, r)?;
+        let (rewrite, framing) = self.current_template(exporter_index, r)?;
         let e = exporter_index as usize;
         let exp = &self.exporters[e];
-        if !exporter::is_enabled(exp) {
-            return Err(Error::VPP_IPFIX_ERROR_EXPORTER_DISABLED);
-        }
-        let framing = self.framing(exporter_index);
-        let st = &self.state[e];
-        let fr = &st.reports[r as usize];
-        let rs = &st.report_state[r as usize];
-        let stream = st
+        let fr = &exp.reports[r as usize];
+        let rs = &self.state[e].report_state[r as usize];
+        let stream = exp
             .streams
             .get(fr.stream_index as usize)
             .ok_or(Error::VPP_IPFIX_ERROR_INVALID_VALUE)?;
-        if rs.fields.is_empty() {
-            // Built by the owner's rewrite callback (VPP shim), not from elements.
-            return Err(Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT);
-        }
-        let mut rewrite = locked(&rs.rewrite);
-        if fr.update_rewrite.load(Relaxed) != 0 || rewrite.is_empty() {
-            *rewrite = build(exp, framing, stream, fr.template_id, &rs.fields)?;
-            fr.rewrite.store(rewrite.as_mut_ptr(), Relaxed);
-            fr.update_rewrite.store(0, Relaxed);
-        }
         let len = rewrite.len();
         let (handle, mut buf) = alloc_buffer(self.embedder.as_ref(), thread_index, len as u32)
             .inspect_err(|_| rs.template_counters.alloc_failed())?;

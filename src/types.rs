@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use static_assertions::{assert_eq_align, assert_eq_size, const_assert_eq};
 
+use crate::wire::vpp_vec::{VppVec, Zeroable};
 use crate::wire::PacketBuf;
 
 /// Address family of an `ip_address_t`: IPv4 (VPP's `AF_IP4`).
@@ -184,16 +185,15 @@ pub struct flow_report_t {
 
 /// VPP's `ipfix_exporter_t`: one collector and how to reach it.
 ///
-/// `reports` and `streams` point at the library's arrays; their lengths come from
-/// `vpp_ipfix_exporter_sizes` (VPP keeps them in a vector header; the VPP shim provides
-/// that view).
+/// `reports` and `streams` are vectors in VPP's memory layout (`vec_len` reads their
+/// length; inside VPP they live in VPP's heap, so `vec_validate` works on them too).
 #[repr(C)]
 #[derive(Debug)]
 pub struct ipfix_exporter_t {
     /// The exporter's reports.
-    pub reports: AtomicPtr<flow_report_t>,
+    pub reports: VppVec<flow_report_t>,
     /// The exporter's streams (free slots have `domain_id == ~0`).
-    pub streams: AtomicPtr<flow_report_stream_t>,
+    pub streams: VppVec<flow_report_stream_t>,
     /// Collector address; all zero disables the exporter.
     pub ipfix_collector: ip_address_t,
     /// Collector UDP port (default 4739).
@@ -387,6 +387,14 @@ impl Default for flow_report_t {
         }
     }
 }
+
+// SAFETY: integers, atomics, nullable pointers and `Option<fn>`: all-zero is a valid
+// value (null, None, 0), and none of them needs a drop.
+unsafe impl Zeroable for flow_report_stream_t {}
+// SAFETY: as above.
+unsafe impl Zeroable for flow_report_t {}
+// SAFETY: as above; its vectors are null pointers when zero.
+unsafe impl Zeroable for ipfix_exporter_t {}
 
 impl Default for flow_report_per_thread_t {
     fn default() -> Self {

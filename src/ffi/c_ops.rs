@@ -6,6 +6,8 @@
 use std::ffi::c_void;
 
 use crate::ops::{vpp_ipfix_packet_info_t, BufferHandle, Embedder, EnqueueRefused, PacketInfo};
+use crate::types::{flow_report_t, ipfix_exporter_t};
+use crate::wire::vpp_vec::{RustVecMemory, VecMemory, VecShape};
 use crate::wire::PacketBuf;
 
 /// What the library needs from a C host. Every function may be called from any exporting
@@ -40,6 +42,43 @@ pub struct vpp_ipfix_ops_t {
     >,
     /// Seconds since the Unix epoch (export time, template refresh).
     pub now: Option<unsafe extern "C" fn(ctx: *mut c_void) -> f64>,
+    /// Optional, with `vec_free`: resizes `vec`, a vector in VPP's memory layout (VPP's
+    /// `vec_header_t` right before the data, and `header_bytes` of user header before
+    /// that: 0 for a plain vector, 24 (`pool_header_t`) for the exporters pool), to
+    /// `new_len` elements of `elt_size` bytes with the data aligned to `align`. New
+    /// elements and a new vector's headers are zero; `vec` NULL allocates. Returns the
+    /// (maybe moved) data pointer, NULL on failure with `vec` untouched. VPP's shim uses
+    /// VPP's vector functions, so `vec_len` and `vec_validate` work on `exp->reports`,
+    /// `exp->streams` and the exporters pool. NULL: the library makes the same layout in
+    /// memory of its own.
+    pub vec_resize: Option<
+        unsafe extern "C" fn(
+            ctx: *mut c_void,
+            vec: *mut c_void,
+            new_len: u32,
+            elt_size: u32,
+            align: u32,
+            header_bytes: u32,
+        ) -> *mut c_void,
+    >,
+    /// Frees a vector `vec_resize` returned.
+    pub vec_free: Option<unsafe extern "C" fn(ctx: *mut c_void, vec: *mut c_void)>,
+    /// Optional: writes the whole template packet of a report that has no elements (IP,
+    /// UDP, IPFIX message header and template sets, as VPP's rewrite callbacks build it)
+    /// to `packet` (`capacity` bytes) and its length to `*length`; returns 0, or non-zero
+    /// when there is none (counted, retried when next due). Called when the template is
+    /// (re)built, from the thread sending templates (VPP's main thread). It may set
+    /// `fr->fields_to_send` (VPP's classifier reports do) and nothing else of `fr`.
+    pub template_rewrite: Option<
+        unsafe extern "C" fn(
+            ctx: *mut c_void,
+            exp: *mut ipfix_exporter_t,
+            fr: *mut flow_report_t,
+            packet: *mut u8,
+            capacity: u32,
+            length: *mut u32,
+        ) -> i32,
+    >,
 }
 
 /// A validated ops table: every function present.
@@ -62,7 +101,8 @@ impl CEmbedder {
             && ops.buffer_data.is_some()
             && ops.buffer_capacity.is_some()
             && ops.enqueue.is_some()
-            && ops.now.is_some();
+            && ops.now.is_some()
+            && ops.vec_resize.is_some() == ops.vec_free.is_some();
         complete.then_some(CEmbedder { ops: *ops })
     }
 
@@ -132,6 +172,67 @@ impl Embedder for CEmbedder {
             // SAFETY: the host's clock, called as its contract says.
             Some(now) => unsafe { now(self.ops.ctx) },
             None => 0.0,
+        }
+    }
+
+    fn vec_memory(&self) -> &dyn VecMemory {
+        if self.ops.vec_resize.is_some() {
+            self
+        } else {
+            &RustVecMemory
+        }
+    }
+
+    fn template_rewrite(
+        &self,
+        exp: &ipfix_exporter_t,
+        fr: &flow_report_t,
+        packet: &mut [u8],
+    ) -> Option<usize> {
+        let rewrite = self.ops.template_rewrite?;
+        let capacity = u32::try_from(packet.len()).unwrap_or(u32::MAX);
+        let mut length = 0u32;
+        // SAFETY: the host's function as documented: it reads `exp` and `fr`, may set
+        // `fr->fields_to_send` (an atomic pointer, so a shared borrow allows it), and
+        // writes at most `capacity` bytes of `packet` and the length.
+        let rc = unsafe {
+            rewrite(
+                self.ops.ctx,
+                std::ptr::from_ref(exp).cast_mut(),
+                std::ptr::from_ref(fr).cast_mut(),
+                packet.as_mut_ptr(),
+                capacity,
+                &mut length,
+            )
+        };
+        (rc == 0 && length as usize <= packet.len()).then_some(length as usize)
+    }
+}
+
+impl VecMemory for CEmbedder {
+    unsafe fn resize(&self, vec: *mut u8, new_len: u32, shape: VecShape) -> *mut u8 {
+        match self.ops.vec_resize {
+            // SAFETY: the caller's contract (a vector of this host, or NULL) is the
+            // host function's.
+            Some(f) => unsafe {
+                f(
+                    self.ops.ctx,
+                    vec.cast(),
+                    new_len,
+                    shape.elt_size,
+                    shape.align,
+                    shape.header_bytes,
+                )
+                .cast()
+            },
+            None => std::ptr::null_mut(),
+        }
+    }
+
+    unsafe fn free(&self, vec: *mut u8, _shape: VecShape) {
+        if let Some(f) = self.ops.vec_free {
+            // SAFETY: a vector this host's `vec_resize` returned, freed once.
+            unsafe { f(self.ops.ctx, vec.cast()) }
         }
     }
 }

@@ -293,6 +293,33 @@ pub extern "C" fn vpp_ipfix_template_send(
     }
 }
 
+/// Copies report `report_index`'s template packet (IP, UDP, IPFIX message header and
+/// template set, as VPP's `vnet_flow_rewrite_generic_callback` returns it; built now when
+/// a reset or change asked for it) into `out` (`capacity` bytes) and writes its length to
+/// `*length_out`. -1006 when `capacity` is short, -30 when the exporter has no collector.
+#[no_mangle]
+pub extern "C" fn vpp_ipfix_report_template(
+    main: *const vpp_ipfix_main_t,
+    exporter_index: u32,
+    report_index: u32,
+    out: *mut u8,
+    capacity: u32,
+    length_out: *mut u32,
+) -> i32 {
+    ffi_boundary! {
+        check_not_null!(main, out, length_out);
+        // SAFETY: a live instance (contract).
+        let inst = try_code!(unsafe { instance(main) });
+        // SAFETY: the caller's buffer of `capacity` bytes (contract), not aliased by the
+        // library's own memory.
+        let out = unsafe { std::slice::from_raw_parts_mut(out, capacity as usize) };
+        let len = try_code!(inst.report_template(exporter_index, report_index, out));
+        // SAFETY: checked non-null; the caller's u32.
+        unsafe { *length_out = len as u32 };
+        0
+    }
+}
+
 /// Whether report `report_index`'s template is due at time `now` (seconds since the
 /// epoch): never sent, or sent more than the exporter's template interval before `now`.
 /// Writes 1 or 0 to `*due_out`.

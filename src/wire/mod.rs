@@ -4,6 +4,8 @@ pub mod checksum;
 pub mod ip;
 pub mod ipfix;
 pub mod packet_buf;
+pub mod template_packet;
+pub mod vpp_vec;
 
 pub use checksum::internet_checksum;
 pub use ipfix::{FieldSpec, WireError};
