@@ -4,8 +4,19 @@
 # demo and the tests compare our packets with (tshark; nfdump's nfcapd and nfdump;
 # libfixbuf's ipfixDump, package libfixbuf-tools), binutils' nm and readelf, and
 # pkg-config (tests/install.rs builds a C program with an installed vpp-ipfix.pc).
+# With --vpp, also what building FD.io VPP and running its tests needs
+# (scripts/test-vpp.sh): cmake, ninja, VPP's libraries' headers, Debian's python3 with
+# ply, venv, pip and headers.
 # Runs apt-get as root (or through sudo); does nothing when all is there.
 set -euo pipefail
+
+vpp=0
+for arg in "$@"; do
+  case $arg in
+    --vpp) vpp=1 ;;
+    *) echo "setup: unknown option $arg (usage: setup-debian.sh [--vpp])" >&2; exit 2 ;;
+  esac
+done
 
 need=()
 for tool in gcc:gcc make:make valgrind:valgrind tshark:tshark nfcapd:nfdump nfdump:nfdump \
@@ -17,6 +28,19 @@ done
   || need+=(libasan8)
 # libfixbuf's headers and library, for the benchmark's libfixbuf row (make bench).
 [ -e /usr/include/fixbuf/public.h ] || need+=(libfixbuf-dev)
+
+# VPP's build and test dependencies (REAL-VPP.md step 2): packages, not commands, so
+# asked of dpkg, all in one call.
+if [ "$vpp" = 1 ]; then
+  vpp_pkgs=(cmake ninja-build gcc make libssl-dev libnl-3-dev libnl-route-3-dev libmnl-dev
+    libunwind-dev libpcap-dev uuid-dev python3-ply python3-venv python3-pip python3-dev
+    pkg-config)
+  installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${vpp_pkgs[@]}" 2>/dev/null |
+    awk '$2 == "installed" { print $1 }')
+  for pkg in "${vpp_pkgs[@]}"; do
+    grep -qx "$pkg" <<<"$installed" || need+=("$pkg")
+  done
+fi
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
