@@ -35,8 +35,9 @@ if [ "$vpp" = 1 ]; then
   vpp_pkgs=(cmake ninja-build gcc make libssl-dev libnl-3-dev libnl-route-3-dev libmnl-dev
     libunwind-dev libpcap-dev uuid-dev python3-ply python3-venv python3-pip python3-dev
     pkg-config)
-  installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${vpp_pkgs[@]}" 2>/dev/null |
-    awk '$2 == "installed" { print $1 }')
+  # dpkg-query fails for a package it has never seen: that one is simply not listed.
+  installed=$( (dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${vpp_pkgs[@]}" 2>/dev/null ||
+    true) | awk '$2 == "installed" { print $1 }')
   for pkg in "${vpp_pkgs[@]}"; do
     grep -qx "$pkg" <<<"$installed" || need+=("$pkg")
   done
