@@ -4,7 +4,10 @@
 #               nfcapd for a few seconds, and compare what it sent with what nfdump,
 #               tshark and libfixbuf's ipfixDump decode
 #   make test   set up, then every test: format, lints, Rust and C tests, tshark,
-#               valgrind, AddressSanitizer
+#               valgrind, AddressSanitizer, then test-vpp
+#   make test-vpp  build a real VPP with vpp-ipfix in libvnet and run VPP's own IPFIX
+#               tests (flowprobe, ipfix-export, NAT logging); skips when there is no
+#               VPP (VPP_SRC unset, no snapshot in VPP_SNAPSHOT_DIR) or no shim yet
 #
 #   make install [PREFIX=/usr/local] [LIBDIR=...] [INCLUDEDIR=...] [PKGCONFIGDIR=...]
 #                [DESTDIR=]
@@ -19,7 +22,7 @@ DEMO_SECONDS ?= 3
 DEMO_RATE ?= 50000
 DEMO_DIR ?= target/demo
 
-.PHONY: all setup build demo test lint clean install uninstall
+.PHONY: all setup build demo test test-vpp lint clean install uninstall
 
 all: build
 
@@ -40,6 +43,18 @@ lint:
 
 test: setup lint
 	$(CARGO) test
+	$(MAKE) --no-print-directory test-vpp
+
+# Real VPP (scripts/test-vpp.sh): the tree is VPP_SRC when set, else the snapshot in
+# VPP_SNAPSHOT_DIR unpacked once into VPP_WORK, where VPP is built incrementally (the
+# cache between runs). VPP_IPFIX_BASELINE=1 builds and tests VPP's own exporter instead.
+VPP_WORK ?= $(CURDIR)/target/vpp
+VPP_SNAPSHOT_DIR ?= $(CURDIR)/../shared/vpp
+VPP_SRC ?=
+
+test-vpp:
+	VPP_WORK="$(VPP_WORK)" VPP_SNAPSHOT_DIR="$(VPP_SNAPSHOT_DIR)" VPP_SRC="$(VPP_SRC)" \
+	  scripts/test-vpp.sh
 
 clean:
 	$(CARGO) clean
