@@ -32,9 +32,10 @@ done
 # VPP's build and test dependencies (REAL-VPP.md step 2): packages, not commands, so
 # asked of dpkg, all in one call.
 if [ "$vpp" = 1 ]; then
-  vpp_pkgs=(cmake ninja-build gcc make libssl-dev libnl-3-dev libnl-route-3-dev libmnl-dev
-    libunwind-dev libpcap-dev uuid-dev python3-ply python3-venv python3-pip python3-dev
-    pkg-config)
+  # patch: VPP's test Makefile patches scapy in its venv.
+  vpp_pkgs=(cmake ninja-build gcc libc6-dev make patch libssl-dev libnl-3-dev
+    libnl-route-3-dev libmnl-dev libunwind-dev libpcap-dev uuid-dev python3-ply
+    python3-venv python3-pip python3-dev pkg-config)
   # dpkg-query fails for a package it has never seen: that one is simply not listed.
   installed=$( (dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${vpp_pkgs[@]}" 2>/dev/null ||
     true) | awk '$2 == "installed" { print $1 }')
