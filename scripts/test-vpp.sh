@@ -214,13 +214,16 @@ if [ "$baseline" = 0 ]; then
     die "$libvnet does not define vpp_ipfix_main_create*: vpp-ipfix is not linked in"
   grep -Eq ' T vnet_flow_report_add_del$' <<<"$syms" ||
     die "$libvnet does not define vnet_flow_report_add_del"
+  ! grep -Eq ' (_R|_ZN)[0-9A-Za-z_]+$| rust_eh_personality$' <<<"$syms" ||
+    die "$libvnet exports the symbols of Rust's std (vnet-rust-local.map not applied)"
   stale=$(find "$B" \( -path '*/vnet_objs.dir/ipfix-export/flow_report.c.o' \
     -o -path '*/vnet_objs.dir/ipfix-export/flow_api.c.o' \) -print)
   [ -z "$stale" ] || die "VPP's own exporter is still built: $stale"
   ! grep -Eq 'ipfix-export/(flow_report|flow_api)\.c\.o' "$B/build.ninja" ||
     die "$B/build.ninja still builds ipfix-export/flow_report.c or flow_api.c"
   say "libvnet.so runs vpp-ipfix: it defines vpp_ipfix_main_create* and" \
-    "vnet_flow_report_add_del, and VPP's flow_report.c/flow_api.c are not built"
+    "vnet_flow_report_add_del (and exports nothing of Rust's std), and VPP's" \
+    "flow_report.c/flow_api.c are not built"
 fi
 
 # --- VPP's tests --------------------------------------------------------------------

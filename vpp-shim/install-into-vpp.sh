@@ -14,8 +14,9 @@
 #
 # What it changes, all under VPP_SRC/src/vnet:
 #   ipfix-export/vpp-ipfix/   new: the shim's .c and .h files (not flow_report.h),
-#                             include/vpp_ipfix.h, libvpp_ipfix.a, and INSTALLED (marker:
-#                             our git describe and the installed files' hashes)
+#                             include/vpp_ipfix.h, libvpp_ipfix.a, vnet-rust-local.map
+#                             (keeps Rust's std out of libvnet's exports), and INSTALLED
+#                             (marker: our git describe and the installed files' hashes)
 #   ipfix-export/flow_report.h   ours; VPP's kept as flow_report.h.vpp-orig
 #   CMakeLists.txt            VPP's kept as CMakeLists.txt.vpp-orig; ours is made from it:
 #                             the flow_report.c and flow_api.c source lines become the shim
@@ -151,6 +152,22 @@ for f in "${shim_c[@]}" "${shim_h[@]}" "$repo/include/vpp_ipfix.h" "$lib"; do
   put "$f" "$dest/$name"
   wanted+=("$name")
 done
+# A version script for libvnet: everything stays exported as before, but for the
+# symbols of Rust's std inside libvpp_ipfix.a (v0- and legacy-mangled names, the
+# runtime's hooks), which would otherwise be exported from libvnet and interpose on any
+# other Rust code in VPP's process. VPP's C code has no name with these prefixes.
+map_tmp=$(mktemp)
+cat >"$map_tmp" <<'MAP'
+/* vpp-ipfix (install-into-vpp.sh): Rust's std in libvpp_ipfix.a stays local to libvnet */
+{
+  global: *;
+  local: _R*; _ZN*; rust_*; __rust*; __rdl*; __rg*;
+};
+MAP
+put "$map_tmp" "$dest/vnet-rust-local.map"
+rm -f "$map_tmp"
+wanted+=(vnet-rust-local.map)
+
 # Files of an earlier install that the shim no longer has.
 for f in "$dest"/*; do
   name=${f##*/}
@@ -195,13 +212,18 @@ awk -v shim="$shim_lines" -v begin="$begin_mark" -v end="$end_mark" '
     print "# CMakeLists.txt.vpp-orig). The shim in ipfix-export/vpp-ipfix/ replaces"
     print "# ipfix-export/flow_report.c and flow_api.c above; here the exporter core, a Rust"
     print "# static library, is linked into libvnet with the system libraries Rust'"'"'s std"
-    print "# needs (rustc --print native-static-libs), and its header is installed with"
-    print "# the flow_report.h that includes it."
+    print "# needs (rustc --print native-static-libs), Rust'"'"'s own symbols are kept out of"
+    print "# libvnet'"'"'s exports (vnet-rust-local.map), and vpp_ipfix.h is installed with the"
+    print "# flow_report.h that includes it."
     print "target_include_directories(vnet_objs PRIVATE"
     print "  ${CMAKE_CURRENT_SOURCE_DIR}/ipfix-export/vpp-ipfix)"
     print "target_link_libraries(vnet"
     print "  ${CMAKE_CURRENT_SOURCE_DIR}/ipfix-export/vpp-ipfix/libvpp_ipfix.a"
     print "  gcc_s util rt pthread m dl)"
+    print "target_link_options(vnet PRIVATE"
+    print "  -Wl,--version-script=${CMAKE_CURRENT_SOURCE_DIR}/ipfix-export/vpp-ipfix/vnet-rust-local.map)"
+    print "set_property(TARGET vnet APPEND PROPERTY LINK_DEPENDS"
+    print "  ${CMAKE_CURRENT_SOURCE_DIR}/ipfix-export/vpp-ipfix/vnet-rust-local.map)"
     print "install(FILES ipfix-export/vpp-ipfix/vpp_ipfix.h"
     print "  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/vnet/ipfix-export/vpp-ipfix"
     print "  COMPONENT vpp-dev)"
