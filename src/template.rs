@@ -164,11 +164,11 @@ impl Instance {
             .ok_or(Error::VPP_IPFIX_ERROR_INVALID_VALUE)?;
         let sets = template_packet::template_sets(&scratch[..n])
             .ok_or(Error::VPP_IPFIX_ERROR_INVALID_VALUE)?;
+        // Sent even when it passes the path MTU (VPP's tests export 104-byte templates
+        // at MTU 100): the owner cannot make it smaller, and without it every record of
+        // the report is undecodable; IP fragments it.
         let sets_at = framing.message_offset() + ipfix::MESSAGE_HEADER_LEN;
         let len = sets_at + sets.len();
-        if len > framing.max_len(exp.path_mtu) {
-            return Err(Error::VPP_IPFIX_ERROR_TEMPLATE_TOO_BIG);
-        }
         let mut pkt = Vec::new();
         pkt.try_reserve_exact(len)
             .map_err(|_| Error::VPP_IPFIX_ERROR_NO_MEMORY)?;

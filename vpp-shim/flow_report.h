@@ -114,6 +114,10 @@ typedef struct flow_report_main
 
   /* Stats segment gauge indices, per exporter and counter. */
   u32 stats_index[IPFIX_EXPORTERS_MAX][FLOW_REPORT_N_STATS];
+
+  /* The process's scratch: which reports had sent a template before this
+     cycle's refresh (vectors, one per exporter). */
+  u8 *template_sent[IPFIX_EXPORTERS_MAX];
 } flow_report_main_t;
 
 extern flow_report_main_t flow_report_main;

@@ -78,9 +78,14 @@ flow_report_process_send (vlib_main_t *vm, flow_report_main_t *frm,
     vlib_frame_free (vm, nf);
 }
 
+/*
+ * Calls the data callbacks of exporter exp_index's reports: with
+ * template_sent, those whose template has gone out before (their flag in
+ * *sent is set), else the others. *sent is filled on the first pass.
+ */
 static void
 flow_report_process_exporter (vlib_main_t *vm, flow_report_main_t *frm,
-			      u32 exp_index)
+			      u32 exp_index, int template_sent, u8 **sent)
 {
   ipfix_exporter_t *exp = flow_report_exporter_at (exp_index);
   u32 i, n_reports = 0, next_node;
@@ -99,7 +104,12 @@ flow_report_process_exporter (vlib_main_t *vm, flow_report_main_t *frm,
 	  i >= n_reports)
 	break;
       flow_report_t *fr = &exp->reports[i];
-      if (fr->flow_data_callback)
+      if (template_sent)
+	vec_validate_init_empty (*sent, i, 0);
+      if (template_sent && fr->last_template_sent != 0)
+	(*sent)[i] = 1;
+      if (fr->flow_data_callback &&
+	  (template_sent ? (*sent)[i] : i >= vec_len (*sent) || !(*sent)[i]))
 	flow_report_process_send (vm, frm, exp, fr, next_node);
     }
 }
@@ -138,10 +148,19 @@ flow_report_process_cycle (vlib_main_t *vm, flow_report_main_t *frm)
   f64 next_due = FLOW_REPORT_MAX_WAIT;
   u32 i;
 
-  vpp_ipfix_templates_send_due (frm->core, 0, &next_due);
-
+  /*
+   * VPP's order: a cycle's data goes out ahead of the cycle's template
+   * refresh (VPP's tests expect it), but never ahead of a report's first
+   * template: those reports' data waits for the templates.
+   */
   for (i = 0; i < IPFIX_EXPORTERS_MAX; i++)
-    flow_report_process_exporter (vm, frm, i);
+    {
+      vec_reset_length (frm->template_sent[i]);
+      flow_report_process_exporter (vm, frm, i, 1, &frm->template_sent[i]);
+    }
+  vpp_ipfix_templates_send_due (frm->core, 0, &next_due);
+  for (i = 0; i < IPFIX_EXPORTERS_MAX; i++)
+    flow_report_process_exporter (vm, frm, i, 0, &frm->template_sent[i]);
 
   if (frm->idle_flush_max_age > 0)
     {
