@@ -12,6 +12,8 @@
 #   VPP_IPFIX_BASELINE=1  build and test VPP's own ipfix-export (no install step; an
 #                     installed vpp-ipfix is uninstalled first): the upstream baseline
 #   VPP_TEST_NO_SKIP=1    run the known upstream failures too (to re-check them)
+#   VPP_TESTS_ONLY    a VPP test filter (e.g. test_flowprobe.Flowprobe) to run instead
+#                     of the groups below
 #   VPP_IPFIX_LIB     the static library to install (default <target>/release/libvpp_ipfix.a)
 #
 # With neither VPP_SRC nor a snapshot, or (outside the baseline) without the shim
@@ -58,6 +60,13 @@ skip_nat=(
   test_nat64.TestNAT64.test_nat64_inside_interface_handles_neighbor_advertisement
   test_nat44_ei.TestNAT44EI.test_ping_out_interface_from_outside
 )
+
+# VPP_TESTS_ONLY=<VPP test filter> runs just those tests (while debugging one).
+if [ -n "${VPP_TESTS_ONLY:-}" ]; then
+  group_names=(only)
+  group_tests=("$VPP_TESTS_ONLY")
+  skip_only=("")
+fi
 
 # Seconds each phase took, for the summary.
 timings=()
