@@ -41,11 +41,20 @@ lib=${VPP_IPFIX_LIB:-$target_dir/release/libvpp_ipfix.a}
 # understands the `api-fuzz` stanza the test framework gives VPP.
 plugins=flowprobe,unittest,nat,nat44_ei,dslite,nat66,det44,nat64
 
-# The two test groups, each with the tests it skips by name (VPP's SKIP_TESTS filter,
+# The test groups, each with the tests it skips by name (VPP's SKIP_TESTS filter,
 # file.Class.test). Only upstream failures are here: they fail the same way with VPP's
 # own ipfix-export (the baseline run, VPP_IPFIX_BASELINE=1 VPP_TEST_NO_SKIP=1).
+# "ours" is vpp-tests/test_vpp_ipfix.py, our own tests of what VPP's do not check,
+# found through VPP's EXTERN_TESTS (passed to every run, so VPP_TESTS_ONLY reaches it
+# too); not in the baseline, as they test vpp-ipfix's CLI, counters and stats.
 group_names=(ipfix nat)
 group_tests=(test_flowprobe,test_ipfix_export test_nat44_ei,test_nat64)
+extern_tests=$repo/vpp-tests
+if [ "$baseline" = 0 ] && [ -f "$extern_tests/test_vpp_ipfix.py" ]; then
+  group_names+=(ours)
+  group_tests+=(test_vpp_ipfix)
+fi
+skip_ours=()
 skip_ipfix=(
   # Crashes VPP (SIGSEGV) in flowprobe_lookup, flowprobe's own flow table, not the
   # exporter.
@@ -277,12 +286,14 @@ for i in "${!group_names[@]}"; do
   phase_start
   say "running VPP's tests $tests (EXTENDED_TESTS=1${skips:+, skipping $skips}); log: $log"
   rc=0
-  vpp_make test TEST="$tests" SKIP_TESTS="$skips" EXTENDED_TESTS=1 2>&1 | tee "$log" ||
+  vpp_make test TEST="$tests" SKIP_TESTS="$skips" EXTENDED_TESTS=1 \
+    EXTERN_TESTS="$extern_tests" 2>&1 | tee "$log" ||
     rc=$?
   phase_end "tests $g"
   scheduled=$(count "$log" 'Scheduled tests')
   passed=$(count "$log" 'Passed tests')
-  skipped=$(count "$log" 'Skipped tests')
+  skipped=$(( $(count "$log" 'Skipped tests') +
+    $(count "$log" 'Tests skipped due to lack of CPUS') ))
   failures=$(( $(count "$log" 'Failures') + $(count "$log" 'Errors') +
     $(count "$log" 'Unexpected passes') ))
   not_run=$(count "$log" 'Not Executed tests')
