@@ -1,7 +1,8 @@
 //! Drives the C harness binaries of ffi-tests/ (built against libvpp_ipfix.so the way a
 //! VPP plugin links it) and checks what they did: their own verdicts, the packets
 //! `flowprobe_like` wrote (decoded here, every record's values recomputed), tshark's
-//! reading of the same pcap, and clean runs under valgrind and AddressSanitizer.
+//! reading of the same pcap, and clean runs under valgrind and AddressSanitizer. The
+//! `shim_faults` binary is the real vpp-shim on a mock VPP (ffi-tests/mock-vpp).
 
 mod common;
 
@@ -78,6 +79,27 @@ fn api_semantics_match_vpp() {
 fn bad_input_gives_error_codes_and_loses_nothing() {
     let dir = harness_dir(false);
     expect_all_passed("bad_input", &run(&dir.join("bad_input"), &[], &[]));
+}
+
+/// The real vpp-shim sources (flow_report_shim.c, flow_report_ops.c, flow_report_process.c)
+/// built against ffi-tests/mock-vpp: faults real VPP cannot be made to produce.
+#[test]
+fn shim_on_mock_vpp_survives_faults_real_vpp_cannot_make() {
+    let dir = harness_dir(false);
+    let o = run(&dir.join("shim_faults"), &[], &[]);
+    expect_all_passed("shim_faults", &o);
+    let t = text(&o);
+    // An allocation failed at every call the scenario makes, one run each.
+    let faults = t
+        .lines()
+        .find_map(|l| l.strip_prefix("alloc faults: failed call N=1.."))
+        .unwrap_or_else(|| panic!("no alloc-fault summary:\n{t}"));
+    let reached: u64 = faults
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(reached >= 16, "too few allocation calls failed: {faults}");
 }
 
 /// The values `flowprobe_like` writes for record `i` of worker `t` into report `name`.
@@ -316,6 +338,7 @@ fn harness_runs_clean_under_valgrind() {
         &run(&dir.join("api_semantics"), &[], VALGRIND),
     );
     expect_all_passed("bad_input", &run(&dir.join("bad_input"), &[], VALGRIND));
+    expect_all_passed("shim_faults", &run(&dir.join("shim_faults"), &[], VALGRIND));
     let pcap = std::env::temp_dir().join(format!("vpp-ipfix-valgrind-{}.pcap", std::process::id()));
     let p = pcap.display().to_string();
     let args = ["--threads", "2", "--records", "3000", "--pcap", &p];
@@ -333,6 +356,7 @@ fn harness_runs_clean_under_address_sanitizer() {
     expect_success("layout (asan)", &o);
     expect_all_passed("api_semantics", &run(&dir.join("api_semantics"), &[], &[]));
     expect_all_passed("bad_input", &run(&dir.join("bad_input"), &[], &[]));
+    expect_all_passed("shim_faults", &run(&dir.join("shim_faults"), &[], &[]));
     let pcap = std::env::temp_dir().join(format!("vpp-ipfix-asan-{}.pcap", std::process::id()));
     let p = pcap.display().to_string();
     for threads in ["1", "4"] {

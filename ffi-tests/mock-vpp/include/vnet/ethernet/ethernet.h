@@ -1,0 +1,2 @@
+/* vnet/ethernet/ethernet.h (mock): nothing the shim uses. */
+#include <vnet/vnet.h>

@@ -1,0 +1,2 @@
+/* vnet/ethernet/packet.h (mock): nothing the shim uses. */
+#include <vppinfra/clib.h>

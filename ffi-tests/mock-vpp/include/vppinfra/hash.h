@@ -1,0 +1,2 @@
+/* vppinfra/hash.h (mock): nothing the shim uses beyond clib.h. */
+#include <vppinfra/vec.h>
