@@ -22,6 +22,7 @@ import unittest
 from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
+from scapy.error import Scapy_Exception
 from scapy.packet import Raw
 from scapy.utils import rdpcap
 
@@ -226,9 +227,11 @@ class IPFIXTestCase(VppTestCase):
     def messages(self, intf=None, dport=None):
         """The IPFIX messages captured on `intf` so far, in capture order"""
         intf = intf or self.pg0
+        # Not there yet, or VPP is writing it (a header or record cut short):
+        # the caller polls again.
         try:
             pkts = rdpcap(intf.out_path)
-        except (FileNotFoundError, EOFError):
+        except (OSError, EOFError, Scapy_Exception):
             return []
         msgs = []
         for p in pkts:
