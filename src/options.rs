@@ -69,7 +69,8 @@ impl Instance {
                 continue;
             };
             let mut o = locked(o);
-            let due = o.last_sent == 0.0 || now > o.last_sent + interval;
+            // A clock stepped back (NTP) would otherwise hold them for the whole step.
+            let due = o.last_sent == 0.0 || now > o.last_sent + interval || now < o.last_sent;
             if self.exporters[ei].streams[s].domain_id == STREAM_FREE || !due {
                 continue;
             }

@@ -80,13 +80,16 @@ pub struct TemplateRound {
 
 impl Instance {
     /// True when report `r`'s template is due at `now`: never sent, or sent more than
-    /// the template interval ago (VPP's rule).
+    /// the template interval ago (VPP's rule), or "sent" after `now` (the clock went
+    /// back).
     pub fn template_due(&self, exporter_index: u32, r: u32, now: f64) -> Result<bool> {
         self.check_report(exporter_index, r)?;
         let exp = &self.exporters[exporter_index as usize];
         let fr = &self.exporters[exporter_index as usize].reports[r as usize];
         let last = fr.last_template_sent.load();
-        Ok(last == 0.0 || now > last + f64::from(exp.template_interval))
+        // A clock stepped back (NTP, in the standalone host) would otherwise hold the
+        // template for the whole step: it is due at once instead.
+        Ok(last == 0.0 || now > last + f64::from(exp.template_interval) || now < last)
     }
 
     /// Sends every due template of every enabled exporter, at the embedder's time. Runs
