@@ -3,7 +3,7 @@
 //! timer runs), so the timer can flush a quiet worker's packets without racing it.
 
 use std::hint::spin_loop;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
@@ -96,8 +96,10 @@ impl ThreadGate {
 
 /// What a running timer shares with configuration calls: configuration waits until the
 /// timer is between rounds, and the timer skips rounds while configuration runs. Both
-/// sides write their flag then read the other's, sequentially consistent, so at least
-/// one of them sees the other (they never overlap).
+/// sides write their flag, then a SeqCst fence, then read the other's flag, so at least
+/// one of them sees the other (they never overlap). The fences make the rule hold by
+/// the fence rules alone, the form tests/loom_protocol.rs model-checks (loom does not
+/// model SeqCst stores and loads as a total order).
 #[derive(Debug, Default)]
 pub(crate) struct TimerShared {
     pub(crate) in_round: AtomicBool,
@@ -109,6 +111,7 @@ impl TimerShared {
     /// Starts a round unless configuration runs; `end_round` must follow a `true`.
     pub(crate) fn begin_round(&self) -> bool {
         self.in_round.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
         if self.configuring.load(Ordering::SeqCst) != 0 {
             self.in_round.store(false, Ordering::SeqCst);
             return false;
@@ -127,6 +130,7 @@ pub(crate) struct TimerPause(Arc<TimerShared>);
 impl TimerPause {
     pub(crate) fn new(shared: Arc<TimerShared>) -> Self {
         shared.configuring.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
         while shared.in_round.load(Ordering::SeqCst) {
             std::thread::yield_now();
         }
