@@ -54,7 +54,7 @@ if [ "$baseline" = 0 ] && [ -f "$extern_tests/test_vpp_ipfix.py" ]; then
   group_names+=(ours)
   group_tests+=(test_vpp_ipfix)
 fi
-skip_ours=()
+skip_ours=("")
 skip_ipfix=(
   # Crashes VPP (SIGSEGV) in flowprobe_lookup, flowprobe's own flow table, not the
   # exporter.
