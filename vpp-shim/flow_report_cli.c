@@ -15,7 +15,8 @@
 #define FLOW_REPORT_MTU_MIN 68
 #define FLOW_REPORT_MTU_MAX 1450
 
-/* Parses "<seconds>" or "off" (0). */
+/* Parses "<seconds>" or "off" (0); a negative age is parsed, for the caller
+   to refuse with the value in its message. */
 static uword
 unformat_idle_flush_age (unformat_input_t *input, va_list *args)
 {
@@ -23,9 +24,18 @@ unformat_idle_flush_age (unformat_input_t *input, va_list *args)
 
   if (unformat (input, "off"))
     *max_age = 0;
-  else if (!unformat (input, "%f", max_age) || *max_age < 0)
+  else if (!unformat (input, "%f", max_age))
     return 0;
   return 1;
+}
+
+static clib_error_t *
+flow_report_check_idle_flush_age (f64 max_age)
+{
+  if (max_age < 0)
+    return clib_error_return (0, "idle-flush age must not be negative: %.3f",
+			      max_age);
+  return 0;
 }
 
 /* VPP's checks, in VPP's order and words. */
@@ -73,7 +83,8 @@ set_ipfix_exporter_command_fn (vlib_main_t *vm, unformat_input_t *input,
   vpp_ipfix_exporter_config_t c;
   clib_error_t *error;
   u32 fib_id = ~0;
-  f64 idle_flush = -1;
+  f64 idle_flush = 0;
+  int has_idle_flush = 0;
   int rv;
 
   vpp_ipfix_exporter_config_init (&c);
@@ -105,7 +116,7 @@ set_ipfix_exporter_command_fn (vlib_main_t *vm, unformat_input_t *input,
 	c.udp_checksum = 1;
       else if (unformat (input, "idle-flush %U", unformat_idle_flush_age,
 			 &idle_flush))
-	;
+	has_idle_flush = 1;
       else
 	break;
     }
@@ -121,6 +132,8 @@ set_ipfix_exporter_command_fn (vlib_main_t *vm, unformat_input_t *input,
 
   if ((error = flow_report_check_exporter_config (&c)))
     return error;
+  if (has_idle_flush && (error = flow_report_check_idle_flush_age (idle_flush)))
+    return error;
 
   rv = vpp_ipfix_exporter_set (frm->core, 0, &c);
   if (rv)
@@ -129,7 +142,7 @@ set_ipfix_exporter_command_fn (vlib_main_t *vm, unformat_input_t *input,
 
   flow_report_print_exporter_set (vm, flow_report_exporter_at (0));
 
-  if (idle_flush >= 0)
+  if (has_idle_flush)
     flow_report_idle_flush_set (vm, idle_flush);
 
   /* Turn on the flow reporting process */
@@ -154,9 +167,13 @@ set_ipfix_idle_flush_command_fn (vlib_main_t *vm, unformat_input_t *input,
 {
   f64 max_age;
 
+  clib_error_t *error;
+
   if (!unformat_user (input, unformat_idle_flush_age, &max_age))
     return clib_error_return (0, "expected <seconds> or off, got `%U'",
 			      format_unformat_error, input);
+  if ((error = flow_report_check_idle_flush_age (max_age)))
+    return error;
   flow_report_idle_flush_set (vm, max_age);
   return 0;
 }
@@ -251,7 +268,9 @@ show_ipfix_exporter_command_fn (vlib_main_t *vm, unformat_input_t *input,
       flow_report_show_exporter (vm, frm, i, exp);
 
   if (frm->idle_flush_max_age > 0)
-    vlib_cli_output (vm, "idle flush after %.3fs", frm->idle_flush_max_age);
+    /* In ms: VPP's format prints "%.3f" below 1 without its leading zero. */
+    vlib_cli_output (vm, "idle flush after %u ms",
+		     (u32) (frm->idle_flush_max_age * 1e3 + 0.5));
   else
     vlib_cli_output (vm, "idle flush off");
   return 0;

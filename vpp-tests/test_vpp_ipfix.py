@@ -592,12 +592,9 @@ class TestIPFIXExporter(IPFIXTestCase):
             return self.show_exporter()[1].strip().splitlines()[-1]
 
         def idle_age():
-            # VPP's format prints %.3f below 1 without its leading zero.
-            m = re.fullmatch(
-                r"idle flush after (\d*\.\d{3})s|idle flush off", idle_line()
-            )
+            m = re.fullmatch(r"idle flush after (\d+) ms|idle flush off", idle_line())
             self.assertIsNotNone(m, idle_line())
-            return float(m.group(1)) if m.group(1) else 0
+            return int(m.group(1)) / 1000 if m.group(1) else 0
 
         self.assertEqual(idle_age(), 1.0)  # the default
         self.vapi.cli("set ipfix idle-flush 0.2")
@@ -611,7 +608,11 @@ class TestIPFIXExporter(IPFIXTestCase):
         self.set_exporter(extra="idle-flush 2.25")
         self.assertEqual(idle_age(), 2.25)
         with self.assertRaisesRegex(CliFailedCommandError, "expected <seconds> or off"):
+            self.vapi.cli("set ipfix idle-flush soon")
+        with self.assertRaisesRegex(CliFailedCommandError, "must not be negative: -1"):
             self.vapi.cli("set ipfix idle-flush -1")
+        with self.assertRaisesRegex(CliFailedCommandError, "must not be negative"):
+            self.set_exporter(extra="idle-flush -2")
         self.assertEqual(idle_age(), 2.25)
         self.vapi.cli("set ipfix idle-flush 1")
         self.assertEqual(idle_age(), 1.0)
