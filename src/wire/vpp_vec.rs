@@ -21,6 +21,9 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 pub const VEC_HEADER_LEN: usize = 8;
 /// VPP's `VEC_MIN_ALIGN`.
 const VEC_MIN_ALIGN: usize = 8;
+/// Where every vector's data starts: a multiple of two cache lines (adjacent-line
+/// prefetch pairs them).
+pub const VECTOR_DATA_ALIGN: usize = 128;
 /// Bytes of VPP's `pool_header_t` (free bitmap, free indices, max_elts, opaque): the user
 /// header of a pool.
 pub const POOL_HEADER_LEN: u32 = 24;
@@ -37,11 +40,13 @@ pub struct VecShape {
 }
 
 impl VecShape {
-    /// The shape of a vector of `T` with `header_bytes` of user header.
+    /// The shape of a vector of `T` with `header_bytes` of user header. The data starts
+    /// on its own pair of cache lines, so two vectors never share one: each exporter's
+    /// stream sequence numbers, written by every packet, stay apart from the others'.
     pub fn of<T>(header_bytes: u32) -> VecShape {
         VecShape {
             elt_size: size_of::<T>() as u32,
-            align: align_of::<T>() as u32,
+            align: align_of::<T>().max(VECTOR_DATA_ALIGN) as u32,
             header_bytes,
         }
     }
@@ -333,7 +338,8 @@ mod tests {
         assert_eq!(v.len(), 5);
         let h = header(&v);
         assert_eq!(u32::from_ne_bytes([h[0], h[1], h[2], h[3]]), 5);
-        assert_eq!((h[4], h[5]), (1, 3), "hdr_size 8/8, log2 align 3");
+        assert_eq!((h[4], h[5]), (16, 7), "hdr_size 128/8, log2 align 7");
+        assert_eq!(v.as_ptr() as usize % VECTOR_DATA_ALIGN, 0);
         assert_eq!(v.remove(1, &mem), Pair { a: 1, b: 11 });
         let a: Vec<u32> = v.as_slice().iter().map(|p| p.a).collect();
         assert_eq!(a, [0, 2, 3, 4]);
@@ -350,10 +356,10 @@ mod tests {
         let mut v = VppVec::<Pair>::default();
         v.resize(3, &mem, POOL_HEADER_LEN).unwrap();
         let p = v.as_ptr().cast::<u8>();
-        // SAFETY: 32 header bytes (24 pool + 8 vector) sit before the data.
-        let pool = unsafe { *p.sub(32).cast::<[u8; 24]>() };
+        // SAFETY: 128 header bytes (24 pool, padding, 8 vector) sit before the data.
+        let pool = unsafe { *p.sub(128).cast::<[u8; 24]>() };
         assert_eq!(pool, [0; 24], "empty free bitmap and free indices");
-        assert_eq!(header(&v)[4], 4, "hdr_size counts the pool header");
+        assert_eq!(header(&v)[4], 16, "hdr_size counts the pool header and padding");
         v.free(&mem, POOL_HEADER_LEN);
     }
 
