@@ -359,7 +359,11 @@ mod tests {
         // SAFETY: 128 header bytes (24 pool, padding, 8 vector) sit before the data.
         let pool = unsafe { *p.sub(128).cast::<[u8; 24]>() };
         assert_eq!(pool, [0; 24], "empty free bitmap and free indices");
-        assert_eq!(header(&v)[4], 16, "hdr_size counts the pool header and padding");
+        assert_eq!(
+            header(&v)[4],
+            16,
+            "hdr_size counts the pool header and padding"
+        );
         v.free(&mem, POOL_HEADER_LEN);
     }
 
