@@ -170,6 +170,9 @@ flow_report_process_cycle (vlib_main_t *vm, flow_report_main_t *frm)
     }
 
   flow_report_stats_update (frm);
+  /* The main thread's packets are flushed here: wake often enough for them. */
+  if (frm->idle_flush_max_age > 0)
+    next_due = clib_min (next_due, frm->idle_flush_max_age);
   return clib_clamp (next_due, FLOW_REPORT_MIN_WAIT, FLOW_REPORT_MAX_WAIT);
 }
 

@@ -585,6 +585,63 @@ class TestIPFIXExporter(IPFIXTestCase):
                 self.records(first + msgs), [5000 + n, 5100 + n], 3
             )
 
+    def test_core_data_path_and_idle_flush(self):
+        """the core's own data path in VPP: sequence numbers, idle flush"""
+        # `test ipfix records` writes records through vnet_ipfix_exp_get_buffer
+        # and vnet_ipfix_exp_send_buffer, as an out-of-tree plugin does (no
+        # in-tree caller uses them). Its stream: domain 42, source port 4740.
+        self.pg_enable_capture([self.pg0])
+        self.set_exporter(extra="path-mtu 512 template-interval 30 idle-flush 0.5")
+        try:
+            start = time.time()
+            self.vapi.cli("test ipfix records 10 first 1000")
+
+            def ours(msgs):
+                return [m for m in msgs if m.domain == 42 and m.sport == 4740]
+
+            # The template goes ahead of the first data; the 10 records wait
+            # in the main thread's packet until the idle flush sends them.
+            msgs = ours(
+                self.wait_messages(
+                    lambda ms: any(m.data for m in ours(ms)), what="idle flush"
+                )
+            )
+            data = [m for m in msgs if m.data]
+            self.assertTrue(msgs[0].is_template, describe(msgs))
+            self.assertEqual([m.seq for m in msgs], [0, 0])
+            waited = data[0].time - start
+            self.assertGreater(waited, 0.3, "sent at once, not by the idle flush")
+            self.assertLess(waited, 3.0)
+            recs = self.records(msgs)
+            self.assertEqual(
+                [(r[8], r[1]) for _, r in recs],
+                [(1000 + i, 1000 + i) for i in range(10)],
+            )
+
+            # 100 more: full packets at the MTU go at once, the rest idles.
+            # Each data message's sequence number counts the records before it.
+            self.vapi.cli("test ipfix records 100 first 2000")
+            msgs = ours(
+                self.wait_messages(
+                    lambda ms: len(self.records(ours(ms))) == 110,
+                    what="110 records",
+                )
+            )
+            count = 0
+            for m in msgs:
+                self.assertEqual(m.seq, count, describe(msgs))
+                count += sum(len(body) // 12 for _, body in m.data)
+                self.assertLessEqual(len(bytes(m.pkt[IP])), 512)
+            self.assertEqual(count, 110)
+            values = [r[8] for _, r in self.records(msgs)]
+            self.assertEqual(values[10:], list(range(2000, 2100)))
+            exps, _ = self.show_exporter()
+            self.assertEqual(exps[0]["records"], 110)
+        finally:
+            self.vapi.cli("test ipfix records delete")
+        exps, _ = self.show_exporter()
+        self.assertEqual(exps[0]["reports"], 0)
+
     def test_idle_flush_cli(self):
         """`set ipfix idle-flush`, its exporter option and `show`"""
 
