@@ -492,11 +492,18 @@ test_clock_by_hand (void)
   exp = exporter_set (1450, 20);
   CHECK_EQ (add_fp (exp, 1, 10001, 1, &tid), 0);
 
-  /* Never sent: due at once. Next due in 20 s: the process waits 5. */
+  /* Never sent: due at once. Next due in 20 s: the process waits 5 (with
+     no idle flush to do; with one, it wakes every idle-flush age, as the
+     main thread's packets are flushed there). */
+  flow_report_idle_flush_set (vlib_get_main (), 0);
   process_cycle ();
   CHECK_EQ (templates_since (0, &m), 1);
   CHECK_UEQ (m.export_time, frm->unix_time_0);
   CHECK (mock_last_wait () == 5.0);
+  flow_report_idle_flush_set (vlib_get_main (), 0.25);
+  process_cycle ();
+  CHECK (mock_last_wait () == 0.25);
+  flow_report_idle_flush_set (vlib_get_main (), 0);
 
   /* The clock standing still: nothing more, however often it runs. */
   for (i = 0; i < 10; i++)
