@@ -39,10 +39,7 @@ pub fn build(
     if len > framing.max_len(exp.path_mtu) {
         return Err(Error::VPP_IPFIX_ERROR_TEMPLATE_TOO_BIG);
     }
-    let mut pkt = Vec::new();
-    pkt.try_reserve_exact(len)
-        .map_err(|_| Error::VPP_IPFIX_ERROR_NO_MEMORY)?;
-    pkt.resize(len, 0);
+    let mut pkt = zeroed(len)?;
     let set_at = framing.message_offset() + ipfix::MESSAGE_HEADER_LEN;
     let record_at = set_at + ipfix::SET_HEADER_LEN;
     ipfix::write_template_record(&mut pkt[record_at..], template_id, fields)
@@ -50,8 +47,29 @@ pub fn build(
     if let Some(h) = pkt[set_at..].first_chunk_mut::<{ ipfix::SET_HEADER_LEN }>() {
         ipfix::write_set_header(h, ipfix::TEMPLATE_SET_ID, (len - set_at) as u16);
     }
+    finish_template(&mut pkt, exp, framing, stream);
+    Ok(pkt)
+}
+
+/// `len` zero bytes, or `VPP_IPFIX_ERROR_NO_MEMORY`.
+fn zeroed(len: usize) -> Result<Vec<u8>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len)
+        .map_err(|_| Error::VPP_IPFIX_ERROR_NO_MEMORY)?;
+    v.resize(len, 0);
+    Ok(v)
+}
+
+/// The headers of a template packet whose sets are in place; export time and sequence
+/// number are written when it is sent.
+fn finish_template(
+    pkt: &mut [u8],
+    exp: &ipfix_exporter_t,
+    framing: Framing,
+    stream: &flow_report_stream_t,
+) {
     packet::finish(
-        &mut pkt,
+        pkt,
         exp,
         framing,
         &MessageFields {
@@ -62,7 +80,6 @@ pub fn build(
             data_set_id: None,
         },
     );
-    Ok(pkt)
 }
 
 /// What one pass over the templates did.
@@ -156,11 +173,7 @@ impl Instance {
         stream: &flow_report_stream_t,
         fr: &flow_report_t,
     ) -> Result<Vec<u8>> {
-        let mut scratch = Vec::new();
-        scratch
-            .try_reserve_exact(MAX_OWNER_TEMPLATE_LEN)
-            .map_err(|_| Error::VPP_IPFIX_ERROR_NO_MEMORY)?;
-        scratch.resize(MAX_OWNER_TEMPLATE_LEN, 0);
+        let mut scratch = zeroed(MAX_OWNER_TEMPLATE_LEN)?;
         let n = self
             .embedder
             .template_rewrite(exp, fr, &mut scratch)
@@ -172,23 +185,9 @@ impl Instance {
         // the report is undecodable; IP fragments it.
         let sets_at = framing.message_offset() + ipfix::MESSAGE_HEADER_LEN;
         let len = sets_at + sets.len();
-        let mut pkt = Vec::new();
-        pkt.try_reserve_exact(len)
-            .map_err(|_| Error::VPP_IPFIX_ERROR_NO_MEMORY)?;
-        pkt.resize(sets_at, 0);
-        pkt.extend_from_slice(sets);
-        packet::finish(
-            &mut pkt,
-            exp,
-            framing,
-            &MessageFields {
-                domain_id: stream.domain_id,
-                src_port: stream.src_port,
-                export_time: 0,
-                sequence_number: 0,
-                data_set_id: None,
-            },
-        );
+        let mut pkt = zeroed(len)?;
+        pkt[sets_at..].copy_from_slice(sets);
+        finish_template(&mut pkt, exp, framing, stream);
         Ok(pkt)
     }
 
