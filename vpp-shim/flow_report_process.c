@@ -4,7 +4,7 @@
  * "flow-report-process" (main thread): VPP's periodic process. Waits for the
  * kickoff event, then every cycle has the core send the templates that are
  * due and calls each report's flow_data_callback with a frame, as VPP did;
- * it also publishes the counters in the stats segment.
+ * it also has the counters published in the stats segment.
  *
  * "ipfix-idle-flush" (every worker, or main without workers): sends the
  * thread's packets that stopped filling (VPP never did). A scheduled node:
@@ -14,7 +14,6 @@
 
 #include <vnet/ipfix-export/flow_report.h>
 #include <vnet/ip/ip.h>
-#include <vlib/stats/stats.h>
 
 /* VPP's process event: kickoff after a set, and "ipfix flush". */
 #define FLOW_REPORT_EVENT_KICK 1
@@ -238,40 +237,3 @@ VLIB_REGISTER_NODE (ipfix_idle_flush_node) = {
   .state = VLIB_NODE_STATE_INTERRUPT,
   .name = "ipfix-idle-flush",
 };
-
-static const char *flow_report_stat_names[] = {
-#define _(field, name) name,
-  foreach_flow_report_stat
-#undef _
-};
-
-void
-flow_report_stats_init (flow_report_main_t *frm)
-{
-  u32 i, s;
-
-  for (i = 0; i < IPFIX_EXPORTERS_MAX; i++)
-    for (s = 0; s < FLOW_REPORT_N_STATS; s++)
-      frm->stats_index[i][s] = vlib_stats_add_gauge ("/ipfix/exporter/%u/%s", i,
-						     flow_report_stat_names[s]);
-}
-
-void
-flow_report_stats_update (flow_report_main_t *frm)
-{
-  vpp_ipfix_counters_t c;
-  u32 i;
-
-  for (i = 0; i < IPFIX_EXPORTERS_MAX; i++)
-    {
-      /* A slot not in use reads as zero (its counters went with it). */
-      clib_memset (&c, 0, sizeof (c));
-      vpp_ipfix_exporter_counters (frm->core, i, &c);
-#define _(field, name)                                                         \
-  if (frm->stats_index[i][FLOW_REPORT_STAT_##field] != ~0)                     \
-    vlib_stats_set_gauge (frm->stats_index[i][FLOW_REPORT_STAT_##field],       \
-			  c.field);
-      foreach_flow_report_stat
-#undef _
-    }
-}
