@@ -15,6 +15,11 @@
 #   VPP_TESTS_ONLY    a VPP test filter (e.g. test_flowprobe.Flowprobe) to run instead
 #                     of the groups below
 #   VPP_IPFIX_LIB     the static library to install (default <target>/release/libvpp_ipfix.a)
+#   VPP_SANITIZE=address  an AddressSanitizer VPP (-DVPP_ENABLE_SANITIZE_ADDR=ON), built
+#                     in build-vpp_debug-native-asan (installed in install-vpp_debug-
+#                     native-asan) beside the normal build, which it leaves alone; VPP's
+#                     tests tagged FIXME_ASAN are skipped. Not part of make test:
+#                       VPP_SANITIZE=address scripts/test-vpp.sh
 #
 # With neither VPP_SRC nor a snapshot, or (outside the baseline) without the shim
 # sources in vpp-shim/, it says why and exits 0: `make test` must pass on a machine that
@@ -35,6 +40,12 @@ baseline=${VPP_IPFIX_BASELINE:-0}
 [ "$baseline" = 1 ] || baseline=0
 target_dir=${CARGO_TARGET_DIR:-$repo/target}
 lib=${VPP_IPFIX_LIB:-$target_dir/release/libvpp_ipfix.a}
+sanitize=${VPP_SANITIZE:-}
+case $sanitize in
+  "") variant= ;;
+  address) variant=-asan ;;
+  *) die "VPP_SANITIZE=$sanitize: only 'address' is supported" ;;
+esac
 
 # The plugins the tests need. VPP's plugin filter stops reading the nat directory at
 # the first plugin not listed, so those before det44 and nat64 are listed too; unittest
@@ -151,9 +162,9 @@ fi
 [ -e "$WS/.git" ] || export GIT_CEILING_DIRECTORIES=${WS%/*}
 
 BR=$WS/build-root
-B=$BR/build-vpp_debug-native/vpp
-I=$BR/install-vpp_debug-native/vpp
-say "VPP tree $WS, build $B$([ "$baseline" = 1 ] && echo ", BASELINE (VPP's own ipfix-export)")"
+B=$BR/build-vpp_debug-native$variant/vpp
+I=$BR/install-vpp_debug-native$variant/vpp
+say "VPP tree $WS, build $B$([ "$baseline" = 1 ] && echo ", BASELINE (VPP's own ipfix-export)")$([ -n "$sanitize" ] && echo ", AddressSanitizer")"
 
 # --- packages -----------------------------------------------------------------------
 phase_start
@@ -182,10 +193,16 @@ fi
 export PATH=/usr/bin:$PATH
 
 cache=$B/CMakeCache.txt
+# VPP's test framework reads the same variable to skip its FIXME_ASAN tests.
+extra_cmake_args=
+if [ "$sanitize" = address ]; then
+  extra_cmake_args=-DVPP_ENABLE_SANITIZE_ADDR=ON
+  export VPP_EXTRA_CMAKE_ARGS=$extra_cmake_args
+fi
 if [ ! -f "$B/build.ninja" ] || ! grep -qx "VPP_PLUGINS:STRING=$plugins" "$cache" 2>/dev/null; then
   phase_start
-  say "configuring VPP (debug, plugins $plugins)"
-  cmake -G Ninja -S "$WS/src" -B "$B" -DCMAKE_BUILD_TYPE=debug \
+  say "configuring VPP (debug, plugins $plugins${extra_cmake_args:+, $extra_cmake_args})"
+  cmake -G Ninja -S "$WS/src" -B "$B" -DCMAKE_BUILD_TYPE=debug $extra_cmake_args \
     -DVPP_PLUGINS="$plugins" -DPython3_EXECUTABLE=/usr/bin/python3 \
     -DCMAKE_INSTALL_PREFIX="$I" >"$VPP_WORK/logs/configure.log" 2>&1 || {
     tail -n 40 "$VPP_WORK/logs/configure.log" >&2
@@ -220,8 +237,9 @@ fi
 # disk otherwise.
 ninja -C "$B" -t cleandead >/dev/null
 phase_end "VPP build + install"
-# Tells whoever compiles against this tree's generated headers where they are.
-printf '%s\n' "$B" >"$VPP_WORK/BUILD_READY"
+# Tells whoever compiles against this tree's generated headers where they are (the
+# normal build's).
+[ -n "$sanitize" ] || printf '%s\n' "$B" >"$VPP_WORK/BUILD_READY"
 
 # --- is it our code? ----------------------------------------------------------------
 libvnet=$(find "$I" -name 'libvnet.so' -print -quit)
@@ -251,7 +269,7 @@ vpp_make() {
   env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u TEST -u SKIP_TESTS \
     make -C "$WS/test" WS_ROOT="$WS" BR="$BR" TEST_DIR="$WS/test" TAG=vpp_debug \
     VPP_BUILD_DIR="$B" VPP_BIN="$I/bin/vpp" \
-    VPP_INSTALL_PATH="$BR/install-vpp_debug-native/" "$@"
+    VPP_INSTALL_PATH="$BR/install-vpp_debug-native$variant/" "$@"
 }
 
 phase_start
