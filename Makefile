@@ -4,7 +4,7 @@
 #               nfcapd for a few seconds, and compare what it sent with what nfdump,
 #               tshark and libfixbuf's ipfixDump decode
 #   make test   set up, then every test: format, lints, Rust and C tests, tshark,
-#               valgrind, AddressSanitizer, then test-vpp
+#               valgrind, AddressSanitizer, a short AFL++ run of fuzz/, then test-vpp
 #   make test-vpp  build a real VPP with vpp-ipfix in libvnet and run VPP's own IPFIX
 #               tests (flowprobe, ipfix-export, NAT logging); skips when there is no
 #               VPP (VPP_SRC unset, no snapshot in VPP_SNAPSHOT_DIR) or no shim yet
@@ -40,9 +40,15 @@ demo: setup build
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	cd fuzz && $(CARGO) fmt --check
+	cd fuzz && CARGO_TARGET_DIR=target/clippy $(CARGO) clippy --all-targets --features afl \
+	  -- -D warnings
 
+# fuzz/ (its own workspace, not built by the cargo commands above): the corpus replayed,
+# then each AFL++ target for FUZZ_EXECS executions (scripts/fuzz-smoke.sh).
 test: setup lint
 	$(CARGO) test
+	scripts/fuzz-smoke.sh
 	$(MAKE) --no-print-directory test-vpp
 
 # Real VPP (scripts/test-vpp.sh): the tree is VPP_SRC when set, else the snapshot in
