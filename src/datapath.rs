@@ -415,8 +415,17 @@ impl DataPath<'_> {
             self.drop_packet(ptd);
             return Err(Error::VPP_IPFIX_ERROR_INVALID_VALUE);
         }
-        self.ensure_template();
         let records = ptd.n_data_records;
+        if let Err(e) = self.ensure_template() {
+            // Data ahead of its template is undecodable: the packet is dropped and
+            // counted, and its records advance the sequence so the collector sees the
+            // gap (as for a packet the host refused). The template is tried again.
+            self.stream
+                .sequence_number
+                .fetch_add(u32::from(records), Relaxed);
+            self.drop_packet(ptd);
+            return Err(e);
+        }
         let sequence_number = self
             .stream
             .sequence_number
@@ -451,18 +460,19 @@ impl DataPath<'_> {
     }
 
     /// Sends the report's template first if it never went out, so no data reaches the
-    /// collector before its template (RFC 7011 §8): one load per packet. Reports whose
-    /// template comes from a rewrite callback are the VPP shim's to send.
-    fn ensure_template(&self) {
-        if self.report.last_template_sent.load() == 0.0 {
-            let now = self.embedder.now();
-            let _ = self.instance.send_template_from(
-                self.exporter_index,
-                self.report_index,
-                now,
-                self.thread_index,
-            );
+    /// collector before its template (RFC 7011 §8): one load per packet. An error when
+    /// it could not go out (no buffer, refused): the data must not go either.
+    fn ensure_template(&self) -> Result<()> {
+        if self.report.last_template_sent.load() != 0.0 {
+            return Ok(());
         }
+        let now = self.embedder.now();
+        self.instance.send_template_from(
+            self.exporter_index,
+            self.report_index,
+            now,
+            self.thread_index,
+        )
     }
 
     /// Sends the thread's packet if it holds records and its buffer was taken at least

@@ -1,6 +1,5 @@
-//! What fuzzing (fuzz/, AFL++) found, one test per finding, with its input kept in
-//! fuzz/corpus/. Ignored while the finding stands: `cargo test --test fuzz_findings --
-//! --ignored` shows it.
+//! What fuzzing (fuzz/, AFL++) found, one regression test per finding, with its input
+//! kept in fuzz/corpus/.
 
 mod common;
 
@@ -15,11 +14,10 @@ use vpp_ipfix::Instance;
 
 /// fuzz/corpus/api_sequence/template_alloc_failure: the report's template was never
 /// sent, the data packet's buffer is had, the template's is not. `ensure_template`
-/// ignores the failure and the data goes out first: a collector cannot decode it, yet
-/// the counters say it was delivered. Either the template goes first, or the data is
-/// held or counted as dropped.
+/// ignored the failure and the data went out first: a collector could not decode it,
+/// yet the counters said it was delivered. Now the data packet is dropped and counted
+/// (its records advance the sequence), and the template goes out on the next try.
 #[test]
-#[ignore = "finding: data before its template when the template's buffer allocation fails"]
 fn no_data_before_its_template_when_template_allocation_fails() {
     let capture = Capture::new(1_700_000_000.0);
     let mut inst = Instance::new(Box::new(capture.clone()), 1, 0).unwrap();
@@ -44,10 +42,17 @@ fn no_data_before_its_template_when_template_allocation_fails() {
     .unwrap();
     inst.flush_all();
     capture.fail_allocs_after(u64::MAX);
+    // Buffers again: the template goes first, then the next record, after the gap.
+    inst.with_worker(0, report.report_index, 0, |dp, ptd| {
+        dp.append(ptd, &[10, 0, 0, 2])
+    })
+    .unwrap()
+    .unwrap();
+    inst.flush_all();
 
     let counters = inst.exporter_counters(0).unwrap();
     let mut decoder = Decoder::new();
-    let mut decoded = 0;
+    let (mut decoded, mut sequences) = (0, Vec::new());
     for p in capture.take_packets() {
         let d = parse_ip_udp(&p.bytes).unwrap();
         let msg = decoder.decode(&d.session_key(), &d.payload);
@@ -58,9 +63,12 @@ fn no_data_before_its_template_when_template_allocation_fails() {
             )
         });
         decoded += msg.data_records.len() as u64;
+        sequences.push(msg.sequence_number);
     }
     assert_eq!(
         counters.data_records, decoded,
         "records counted as delivered"
     );
+    assert_eq!((decoded, counters.dropped_records), (1, 1));
+    assert_eq!(sequences, [1, 1], "the template and the data after the gap");
 }

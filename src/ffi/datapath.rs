@@ -224,7 +224,9 @@ extern "C" fn buffer_get_full(
 /// time, sequence number by one atomic add of its records, checksums) and hands it to the
 /// host; nothing when no record was written (the buffer stays for the next records).
 /// -1005 when the host refused it (its records are counted as dropped and still advance
-/// the sequence); sent or refused, the thread's state is clear afterwards.
+/// the sequence); -1002 when the report's first template could not be had a buffer (the
+/// data, undecodable without it, is dropped the same way; the template is tried again).
+/// Sent or dropped, the thread's state is clear afterwards.
 #[no_mangle]
 pub extern "C" fn vpp_ipfix_buffer_send(
     main: *const vpp_ipfix_main_t,
