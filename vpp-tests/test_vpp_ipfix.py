@@ -639,6 +639,8 @@ class TestIPFIXExporter(IPFIXTestCase):
             self.assertEqual(exps[0]["records"], 110)
         finally:
             self.vapi.cli("test ipfix records delete")
+            # The tests after this one expect VPP's default age.
+            self.vapi.cli("set ipfix idle-flush 1")
         exps, _ = self.show_exporter()
         self.assertEqual(exps[0]["reports"], 0)
 
