@@ -358,11 +358,10 @@ impl Worker<'_> {
     #[inline(always)]
     fn room_in_current(&mut self, report: Report, len: usize) -> Option<&mut [u8]> {
         let instance = &self.process.instance;
-        let fr = instance.hot_report(report.exporter, report.index, self.thread_index)?;
+        let (exp, fr) = instance.hot_report(report.exporter, report.index, self.thread_index)?;
         if fr.opaque.as_uword != report.key {
             return None;
         }
-        let exp = instance.exporter_slot(report.exporter)?;
         let state = self
             .states
             .get_mut(report.exporter as usize)?

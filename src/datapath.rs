@@ -54,9 +54,8 @@ impl Instance {
         r: u32,
         thread_index: u32,
     ) -> Option<DataPath<'_>> {
-        let report = self.hot_report(exporter_index, r, thread_index)?;
+        let (exp, report) = self.hot_report(exporter_index, r, thread_index)?;
         let st = self.state.get(exporter_index as usize)?;
-        let exp = self.exporters.get(exporter_index as usize)?;
         Some(DataPath {
             instance: self,
             exp,
@@ -88,17 +87,17 @@ impl Instance {
         Error::VPP_IPFIX_ERROR_INVALID_VALUE
     }
 
-    /// The report that `data_path` would give for (exporter, report, thread), found with
-    /// its checks and nothing else (no `DataPath` is built); `None` wherever `data_path`
-    /// fails, which then says why. Loads and comparisons only, nothing that can panic:
-    /// the per-record fast paths of the C ABI start here.
+    /// The exporter and report that `data_path` would give for (exporter, report,
+    /// thread), found with its checks and nothing else (no `DataPath` is built); `None`
+    /// wherever `data_path` fails, which then says why. Loads and comparisons only,
+    /// nothing that can panic: the per-record fast paths start here.
     #[inline(always)]
     pub fn hot_report(
         &self,
         exporter_index: u32,
         r: u32,
         thread_index: u32,
-    ) -> Option<&flow_report_t> {
+    ) -> Option<(&ipfix_exporter_t, &flow_report_t)> {
         if thread_index >= self.n_threads {
             return None;
         }
@@ -109,14 +108,7 @@ impl Instance {
         if report.stream_index as usize >= exp.streams.len() {
             return None;
         }
-        Some(report)
-    }
-
-    /// The C-visible exporter at `index`, in use or not (for the fast paths, after
-    /// `hot_report` checked it).
-    #[inline(always)]
-    pub fn exporter_slot(&self, index: u32) -> Option<&ipfix_exporter_t> {
-        self.exporters.get(index as usize)
+        Some((exp, report))
     }
 
     /// True when the host writes IP and UDP headers (a UDP socket).
@@ -635,7 +627,7 @@ mod tests {
         for (e, r, t) in [(0, r, 0), (0, r + 1, 0), (0, r, 1), (1, 0, 0), (99, 0, 0)] {
             let hot = inst
                 .hot_report(e, r, t)
-                .map(|fr| fr as *const flow_report_t);
+                .map(|(_, fr)| fr as *const flow_report_t);
             let full = inst
                 .data_path(e, r, t)
                 .map(|dp| dp.report as *const flow_report_t);

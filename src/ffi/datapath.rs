@@ -9,7 +9,7 @@ use super::instance::vpp_ipfix_main_t;
 use super::threads::InsideDatapath;
 use crate::datapath::{room_in_current, DataPath};
 use crate::error::{Error, Result};
-use crate::types::flow_report_per_thread_t;
+use crate::types::{flow_report_per_thread_t, ipfix_exporter_t};
 
 /// Runs `f` with thread `thread_index`'s view of report `report_index` and its state.
 ///
@@ -101,14 +101,18 @@ unsafe fn hot_thread<'m>(
     exporter_index: u32,
     report_index: u32,
     thread_index: u32,
-) -> Option<(&'m vpp_ipfix_main_t, &'m mut flow_report_per_thread_t)> {
+) -> Option<(
+    &'m vpp_ipfix_main_t,
+    &'m ipfix_exporter_t,
+    &'m mut flow_report_per_thread_t,
+)> {
     // SAFETY: NULL or a live instance (contract).
     let m = unsafe { main.as_ref() }?;
     // Only configuration turns the timer on or off, never during a per-thread call.
     if m.threads.timer_on.load(Ordering::Relaxed) {
         return None;
     }
-    let report = m
+    let (exp, report) = m
         .instance
         .hot_report(exporter_index, report_index, thread_index)?;
     // SAFETY: as in `with_thread`: `hot_report` checked `thread_index < n_threads`, the
@@ -119,7 +123,7 @@ unsafe fn hot_thread<'m>(
             .load(Ordering::Relaxed)
             .add(thread_index as usize)
     };
-    Some((m, ptd))
+    Some((m, exp, ptd))
 }
 
 /// Where a record of `size` bytes goes in thread `thread_index`'s current packet, counted
@@ -137,9 +141,8 @@ unsafe fn hot_room<'m>(
     size: u16,
 ) -> Option<(InsideDatapath<'m>, &'m mut [u8])> {
     // SAFETY: per this function's contract.
-    let (m, ptd) = unsafe { hot_thread(main, exporter_index, report_index, thread_index) }?;
+    let (m, exp, ptd) = unsafe { hot_thread(main, exporter_index, report_index, thread_index) }?;
     let inside = InsideDatapath::enter_untimed(&m.threads);
-    let exp = m.instance.exporter_slot(exporter_index)?;
     let room = room_in_current(exp, m.instance.host_writes_ip_udp(), ptd, size)?;
     Some((inside, ptd.packet.bytes_mut().get_mut(room)?))
 }
@@ -187,7 +190,8 @@ pub extern "C" fn vpp_ipfix_buffer_get(
 ) -> *mut c_void {
     // The fast path, called for every record: the thread's current buffer.
     // SAFETY: the threading rule (contract of this function).
-    if let Some((m, ptd)) = unsafe { hot_thread(main, exporter_index, report_index, thread_index) }
+    if let Some((m, _, ptd)) =
+        unsafe { hot_thread(main, exporter_index, report_index, thread_index) }
     {
         let _inside = InsideDatapath::enter_untimed(&m.threads);
         if !ptd.packet.is_empty() {
