@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use static_assertions::{assert_eq_align, assert_eq_size, const_assert_eq};
 
-use crate::wire::vpp_vec::{VppVec, Zeroable};
+use crate::wire::vpp_vec::VppVec;
 use crate::wire::PacketBuf;
 
 /// Address family of an `ip_address_t`: IPv4 (VPP's `AF_IP4`).
@@ -387,14 +387,6 @@ impl Default for flow_report_t {
         }
     }
 }
-
-// SAFETY: integers, atomics, nullable pointers and `Option<fn>`: all-zero is a valid
-// value (null, None, 0), and none of them needs a drop.
-unsafe impl Zeroable for flow_report_stream_t {}
-// SAFETY: as above.
-unsafe impl Zeroable for flow_report_t {}
-// SAFETY: as above; its vectors are null pointers when zero.
-unsafe impl Zeroable for ipfix_exporter_t {}
 
 impl Default for flow_report_per_thread_t {
     fn default() -> Self {

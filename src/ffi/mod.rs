@@ -16,3 +16,4 @@ pub mod os;
 pub mod report;
 mod threads;
 pub mod timer;
+mod zeroable;
