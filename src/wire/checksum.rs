@@ -76,6 +76,21 @@ pub fn partial_sum(data: &[u8], initial: u32) -> u32 {
     sum + u32::from(carry)
 }
 
+/// `partial_sum(header, 0)` for an IPv4 header without options: five 32-bit words
+/// added in a `u64` (the same byte-order-independent sum, folded the same way), without
+/// the general loop's vector set-up, which costs more than the sum over 20 bytes.
+#[must_use]
+#[inline]
+pub fn partial_sum_20(header: &[u8; 20]) -> u32 {
+    let acc: u64 = header
+        .as_chunks::<4>()
+        .0
+        .iter()
+        .map(|w| u64::from(u32::from_ne_bytes(*w)))
+        .sum();
+    u32::from(u16::from_be(fold(fold64_to_32(acc))))
+}
+
 /// Folds a 64-bit one's-complement accumulator to 32 bits without changing
 /// its value modulo `0xffff` or its zero-ness.
 #[inline]
@@ -113,6 +128,25 @@ pub fn internet_checksum(data: &[u8]) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn partial_sum_20_is_partial_sum_of_a_header() {
+        let mut h = [0u8; 20];
+        let mut x: u32 = 0x1234_5678;
+        for round in 0..20_000 {
+            for b in h.iter_mut() {
+                x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                *b = (x >> 24) as u8;
+            }
+            if round % 7 == 0 {
+                h = [0xff; 20];
+            } else if round % 11 == 0 {
+                h = [0; 20];
+            }
+            assert_eq!(fold(partial_sum_20(&h)), fold(partial_sum(&h, 0)), "{h:?}");
+            assert_eq!(partial_sum_20(&h) == 0, partial_sum(&h, 0) == 0);
+        }
+    }
 
     /// Obviously-correct reference: big-endian u16 words, u32 sum, fold.
     fn reference_fold(data: &[u8], initial: u32) -> u16 {

@@ -1,7 +1,7 @@
 //! IPv4, IPv6 and UDP header encoding, and the UDP checksum over their pseudo headers.
 #![forbid(unsafe_code)]
 
-use super::checksum::{finish, partial_sum};
+use super::checksum::{finish, partial_sum, partial_sum_20};
 
 /// IPv4 header without options (IHL 5).
 pub const IPV4_HEADER_LEN: usize = 20;
@@ -44,7 +44,7 @@ pub fn write_ipv4_header(
         src[0], src[1], src[2], src[3], //
         dst[0], dst[1], dst[2], dst[3],
     ];
-    let checksum = finish(partial_sum(buf, 0));
+    let checksum = finish(partial_sum_20(buf));
     buf[10..12].copy_from_slice(&checksum.to_be_bytes());
 }
 
