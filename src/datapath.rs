@@ -55,23 +55,50 @@ impl Instance {
         thread_index: u32,
     ) -> Option<DataPath<'_>> {
         let (exp, report) = self.hot_report(exporter_index, r, thread_index)?;
-        let st = self.state.get(exporter_index as usize)?;
+        let counters = self.thread_counters(exporter_index, r, thread_index)?;
+        self.data_path_from(exp, report, counters, (exporter_index, r, thread_index))
+    }
+
+    /// The worker's view of an exporter and report `hot_report` found earlier, with no
+    /// configuration since (the C ABI's per-thread memo), and the thread's counters from
+    /// `thread_counters`; `None` when the report's stream index is out of range (the
+    /// one check the view still makes: the host may resize `exp->streams`).
+    #[inline(always)]
+    pub fn data_path_from<'a>(
+        &'a self,
+        exp: &'a ipfix_exporter_t,
+        report: &'a flow_report_t,
+        counters: &'a ThreadCounters,
+        (exporter_index, report_index, thread_index): (u32, u32, u32),
+    ) -> Option<DataPath<'a>> {
         Some(DataPath {
             instance: self,
             exp,
             report,
             stream: exp.streams.get(report.stream_index as usize)?,
-            counters: st
-                .report_state
-                .get(r as usize)?
-                .thread_counters
-                .get(thread_index as usize)?,
+            counters,
             embedder: self.embedder.as_ref(),
             framing: Framing::new(exp, self.host_writes_ip_udp),
             exporter_index,
-            report_index: r,
+            report_index,
             thread_index,
         })
+    }
+
+    /// Thread `thread_index`'s counters of report `r` of exporter `exporter_index`.
+    #[inline]
+    pub fn thread_counters(
+        &self,
+        exporter_index: u32,
+        r: u32,
+        thread_index: u32,
+    ) -> Option<&ThreadCounters> {
+        self.state
+            .get(exporter_index as usize)?
+            .report_state
+            .get(r as usize)?
+            .thread_counters
+            .get(thread_index as usize)
     }
 
     /// Why `try_data_path` found nothing, in the order the checks are documented: the

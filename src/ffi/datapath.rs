@@ -6,10 +6,11 @@ use std::sync::atomic::Ordering;
 
 use super::boundary::write_out;
 use super::instance::vpp_ipfix_main_t;
+use super::thread_cache::Hit;
 use super::threads::InsideDatapath;
 use crate::datapath::{room_in_current, DataPath};
 use crate::error::{Error, Result};
-use crate::types::{flow_report_per_thread_t, ipfix_exporter_t};
+use crate::types::flow_report_per_thread_t;
 
 /// Runs `f` with thread `thread_index`'s view of report `report_index` and its state.
 ///
@@ -25,6 +26,26 @@ unsafe fn with_thread<T>(
 ) -> Result<T> {
     // SAFETY: per the function's contract.
     let m = unsafe { main.as_ref() }.ok_or(Error::VPP_IPFIX_ERROR_NULL_POINTER)?;
+    // SAFETY: per the function's contract.
+    let hit = unsafe {
+        m.caches.lookup_or_fill(
+            &m.instance,
+            &m.threads.timer_on,
+            exporter_index,
+            report_index,
+            thread_index,
+        )
+    };
+    if let Some(hit) = hit {
+        let at = (exporter_index, report_index, thread_index);
+        if let Some(dp) = m
+            .instance
+            .data_path_from(hit.exp, hit.report, hit.counters, at)
+        {
+            let _inside = InsideDatapath::enter_untimed(&m.threads);
+            return f(&dp, hit.ptd);
+        }
+    }
     let _inside = InsideDatapath::enter(&m.threads, thread_index);
     let dp = m
         .instance
@@ -86,12 +107,12 @@ pub(crate) unsafe fn flush_thread_idle(
     (sent, last_error)
 }
 
-/// The per-record fast paths' view of thread `thread_index` of report `report_index`:
-/// its state, when `main` is non-NULL, every index is valid (the checks of
-/// `with_thread`, nothing built) and no background timer runs (the full paths take the
-/// thread's gate then); `None` sends the caller to its full path, which says what is
-/// wrong. Loads and comparisons only: nothing here can panic, so the fast paths run
-/// before their function's panic boundary, which only the full path needs.
+/// Thread `thread_index`'s memo of (exporter, report) (`ThreadCaches::lookup`), from the
+/// C pointer, which may be NULL: a match means every index is valid (the checks of
+/// `with_thread`, which made the memo) and no background timer runs (the full paths take
+/// the thread's gate then); `None` sends the caller to its full path, which makes the
+/// memo or says what is wrong. Loads and comparisons only: nothing here can panic, so
+/// the fast paths run before their function's panic boundary.
 ///
 /// # Safety
 /// As `with_thread`.
@@ -101,29 +122,12 @@ unsafe fn hot_thread<'m>(
     exporter_index: u32,
     report_index: u32,
     thread_index: u32,
-) -> Option<(
-    &'m vpp_ipfix_main_t,
-    &'m ipfix_exporter_t,
-    &'m mut flow_report_per_thread_t,
-)> {
+) -> Option<(&'m vpp_ipfix_main_t, Hit<'m>)> {
     // SAFETY: NULL or a live instance (contract).
     let m = unsafe { main.as_ref() }?;
-    // Only configuration turns the timer on or off, never during a per-thread call.
-    if m.threads.timer_on.load(Ordering::Relaxed) {
-        return None;
-    }
-    let (exp, report) = m
-        .instance
-        .hot_report(exporter_index, report_index, thread_index)?;
-    // SAFETY: as in `with_thread`: `hot_report` checked `thread_index < n_threads`, the
-    // length of the report's per-thread vector, and only this thread touches its entry.
-    let ptd = unsafe {
-        &mut *report
-            .per_thread_data
-            .load(Ordering::Relaxed)
-            .add(thread_index as usize)
-    };
-    Some((m, exp, ptd))
+    // SAFETY: per this function's contract.
+    let hit = unsafe { m.caches.lookup(exporter_index, report_index, thread_index) }?;
+    Some((m, hit))
 }
 
 /// Where a record of `size` bytes goes in thread `thread_index`'s current packet, counted
@@ -141,10 +145,10 @@ unsafe fn hot_room<'m>(
     size: u16,
 ) -> Option<(InsideDatapath<'m>, &'m mut [u8])> {
     // SAFETY: per this function's contract.
-    let (m, exp, ptd) = unsafe { hot_thread(main, exporter_index, report_index, thread_index) }?;
+    let (m, hit) = unsafe { hot_thread(main, exporter_index, report_index, thread_index) }?;
     let inside = InsideDatapath::enter_untimed(&m.threads);
-    let room = room_in_current(exp, m.instance.host_writes_ip_udp(), ptd, size)?;
-    Some((inside, ptd.packet.bytes_mut().get_mut(room)?))
+    let room = room_in_current(hit.exp, m.instance.host_writes_ip_udp(), hit.ptd, size)?;
+    Some((inside, hit.ptd.packet.bytes_mut().get_mut(room)?))
 }
 
 /// Calls that hand the thread's packet to the caller to write into after they return
@@ -190,10 +194,10 @@ pub extern "C" fn vpp_ipfix_buffer_get(
 ) -> *mut c_void {
     // The fast path, called for every record: the thread's current buffer.
     // SAFETY: the threading rule (contract of this function).
-    if let Some((m, _, ptd)) =
-        unsafe { hot_thread(main, exporter_index, report_index, thread_index) }
+    if let Some((m, hit)) = unsafe { hot_thread(main, exporter_index, report_index, thread_index) }
     {
         let _inside = InsideDatapath::enter_untimed(&m.threads);
+        let ptd = hit.ptd;
         if !ptd.packet.is_empty() {
             // SAFETY: NULL or writable (contract).
             unsafe { write_out(error_out, 0) };
@@ -518,6 +522,91 @@ mod tests {
             vpp_ipfix_records_append(std::ptr::null(), 0, 0, 0, data.as_ptr(), 16, 1, &mut done),
             null_pointer
         );
+        vpp_ipfix_main_destroy(main);
+    }
+
+    /// The per-thread memo of a checked (exporter, report) never outlives a configuration
+    /// call: a deleted report's index is refused at once, a report added in its place
+    /// (the reports vector may move) gets the records, and a started timer turns the
+    /// fast paths off.
+    #[test]
+    fn configuration_invalidates_the_thread_memos() {
+        use crate::ffi::report::{vpp_ipfix_report_add, vpp_ipfix_report_config_t};
+        use crate::ffi::timer::{vpp_ipfix_timer_start, vpp_ipfix_timer_stop};
+        use crate::types::opaque_t;
+
+        let capture = Capture::new(1_700_000_000.0);
+        let main = main_with_report(&capture);
+        let record = [7u8; 16];
+        let mut err = 0;
+        // Fills thread 1's memo for (0, 0), then uses it.
+        assert!(!vpp_ipfix_buffer_get(main, 0, 0, 1, &mut err).is_null());
+        assert_eq!(
+            vpp_ipfix_record_append(main, 0, 0, 1, record.as_ptr(), 16),
+            0
+        );
+        let mut tid = 0u16;
+        let opaque = opaque_t { as_uword: 0 };
+        assert_eq!(
+            crate::ffi::report::vpp_ipfix_report_delete(main, 0, 1, 30001, opaque, &mut tid),
+            0
+        );
+        let no_such_entry = Error::VPP_IPFIX_ERROR_NO_SUCH_ENTRY.code();
+        assert_eq!(
+            vpp_ipfix_record_append(main, 0, 0, 1, record.as_ptr(), 16),
+            no_such_entry
+        );
+        assert!(vpp_ipfix_buffer_get(main, 0, 0, 1, &mut err).is_null());
+        assert_eq!(err, no_such_entry);
+        assert!(vpp_ipfix_record_reserve(main, 0, 0, 1, 16, &mut err).is_null());
+        assert_eq!(err, no_such_entry);
+
+        // Three reports of another size, the first at index 0 again.
+        let fields = [
+            FieldSpec::new(1, 8),
+            FieldSpec::new(2, 8),
+            FieldSpec::new(3, 8),
+        ];
+        for port in 0..3u16 {
+            let config = vpp_ipfix_report_config_t {
+                domain_id: 2 + u32::from(port),
+                src_port: 40000 + port,
+                fields: fields.as_ptr(),
+                n_fields: 3,
+                // VPP identifies a report by its opaque value (and callbacks).
+                opaque: opaque_t {
+                    as_uword: 10 + usize::from(port),
+                },
+            };
+            let mut index = u32::MAX;
+            assert_eq!(
+                vpp_ipfix_report_add(main, 0, &config, &mut index, std::ptr::null_mut()),
+                0
+            );
+            assert_eq!(index, u32::from(port));
+        }
+        let wide = [8u8; 24];
+        assert_eq!(vpp_ipfix_record_append(main, 0, 0, 1, wide.as_ptr(), 24), 0);
+        assert_eq!(vpp_ipfix_record_append(main, 0, 2, 1, wide.as_ptr(), 24), 0);
+        assert_eq!(vpp_ipfix_buffer_send(main, 0, 0, 1), 0);
+        assert_eq!(vpp_ipfix_buffer_send(main, 0, 2, 1), 0);
+        let data: Vec<(u32, u32)> = capture
+            .take_packets()
+            .iter()
+            .filter(|p| p.info.records > 0)
+            .map(|p| (p.info.domain_id, p.info.records))
+            .collect();
+        // The deleted report's record went out with the delete.
+        assert_eq!(data, [(1, 1), (2, 1), (4, 1)]);
+
+        // The memo of (0, 0) is current again; a timer must still turn it off.
+        assert!(!vpp_ipfix_buffer_get(main, 0, 0, 1, &mut err).is_null());
+        assert_eq!(vpp_ipfix_buffer_send(main, 0, 0, 1), 0);
+        assert_eq!(vpp_ipfix_timer_start(main, 3600.0, 3600.0), 0);
+        assert!(vpp_ipfix_buffer_get(main, 0, 0, 1, &mut err).is_null());
+        assert_eq!(err, Error::VPP_IPFIX_ERROR_TIMER_RUNNING.code());
+        assert_eq!(vpp_ipfix_record_append(main, 0, 0, 1, wide.as_ptr(), 24), 0);
+        assert_eq!(vpp_ipfix_timer_stop(main), 0);
         vpp_ipfix_main_destroy(main);
     }
 

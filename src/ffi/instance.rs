@@ -10,6 +10,7 @@ use super::boundary::{code, write_out};
 use super::c_ops::{vpp_ipfix_ops_t, CEmbedder};
 use std::ops::{Deref, DerefMut};
 
+use super::thread_cache::ThreadCaches;
 use super::threads::{ThreadRegistry, Timer, TimerPause};
 use crate::error::Error;
 use crate::instance::Instance;
@@ -29,12 +30,15 @@ pub struct vpp_ipfix_main_t {
     /// Its exporting threads: gates shared with the timer, who is inside.
     pub(crate) threads: ThreadRegistry,
     pub(crate) timer: Option<Timer>,
+    /// Each thread's last validated (exporter, report), for the per-thread calls.
+    pub(crate) caches: ThreadCaches,
 }
 
 impl vpp_ipfix_main_t {
     fn new(instance: Instance) -> Self {
         vpp_ipfix_main_t {
             threads: ThreadRegistry::new(instance.n_threads()),
+            caches: ThreadCaches::new(instance.n_threads()),
             instance,
             timer: None,
         }
@@ -99,6 +103,8 @@ pub(crate) unsafe fn main_mut<'a>(
     if m.threads.anyone_inside() {
         return Err(Error::VPP_IPFIX_ERROR_BUSY);
     }
+    // Whatever this call changes, no thread may go on trusting what it checked before.
+    m.caches.invalidate();
     Ok(Configuring {
         value: m,
         _pause: pause,
