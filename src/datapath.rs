@@ -505,7 +505,9 @@ impl DataPath<'_> {
     ) -> Result<bool> {
         if ptd.packet.is_empty()
             || usize::from(ptd.next_data_offset) <= self.framing.all_headers_size()
-            || now - ptd.first_record_time < max_age
+            // A clock stepped back (NTP) would otherwise hold the packet for the whole
+            // step: it is due at once, as a template is.
+            || (now >= ptd.first_record_time && now - ptd.first_record_time < max_age)
         {
             return Ok(false);
         }

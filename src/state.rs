@@ -2,6 +2,7 @@
 //! retired counters; per report, its fields, per-thread states and counters, and its
 //! template packet. Plain data; the operations live with `Instance`.
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::counters::{vpp_ipfix_counters_t, TemplateCounters, ThreadCounters};
@@ -22,6 +23,33 @@ pub(crate) struct ExporterState {
     /// `streams` itself (VPP's flowprobe may). Locked by the template sender, which runs
     /// beside the workers.
     pub stream_options: Vec<Mutex<StreamOptions>>,
+    /// The host's count of this exporter's lost templates when the template sender
+    /// last looked (`LossMark`): a rise means a collector may lack a template.
+    pub templates_lost_seen: LossMark,
+}
+
+/// A count last seen, or none yet (the first look only records it).
+#[derive(Debug)]
+pub(crate) struct LossMark(AtomicU64);
+
+impl Default for LossMark {
+    fn default() -> Self {
+        LossMark(AtomicU64::new(u64::MAX))
+    }
+}
+
+impl LossMark {
+    /// Records `now`; true when it is above the count seen last time.
+    pub fn rose(&self, now: u64) -> bool {
+        let before = self.0.swap(now, Relaxed);
+        before != u64::MAX && now > before
+    }
+
+    /// True when `now` is above the count seen last time, without recording it.
+    pub fn is_below(&self, now: u64) -> bool {
+        let before = self.0.load(Relaxed);
+        before != u64::MAX && now > before
+    }
 }
 
 /// A stream's reliability statistics (RFC 7011 §4.3): its options template and what its

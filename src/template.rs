@@ -21,6 +21,10 @@ const MAX_OWNER_TEMPLATE_LEN: usize = 65535;
 /// Seconds the VPP process sleeps when no template is due sooner.
 pub const DEFAULT_POLL_INTERVAL: f64 = 5.0;
 
+/// Seconds until templates the host lost are sent again; at most one resend per round,
+/// so a collector that stays down costs one template per report per second.
+pub const LOST_TEMPLATE_RETRY: f64 = 1.0;
+
 /// Bytes of the template packet for `fields` in the library's buffer.
 pub fn packet_len(framing: Framing, fields: &[FieldSpec]) -> usize {
     framing.all_headers_size() + ipfix::template_record_len(fields)
@@ -122,11 +126,17 @@ impl Instance {
             {
                 continue;
             }
+            // The host lost a template since the last round (a UDP send failed after
+            // `enqueue` took it): the collector may be missing one, so all of the
+            // exporter's go again now rather than a whole interval later.
+            let resend = self.state[e as usize]
+                .templates_lost_seen
+                .rose(self.embedder.lost(e).templates);
             for r in 0..self.exporters[e as usize].reports.len() as u32 {
                 if !self.has_template(e, r) {
                     continue;
                 }
-                if self.template_due(e, r, now) == Ok(true) {
+                if resend || self.template_due(e, r, now) == Ok(true) {
                     match self.send_template(e, r, now) {
                         Ok(()) => round.sent += 1,
                         Err(err) => {
@@ -150,6 +160,15 @@ impl Instance {
         // A batching host would otherwise hold the templates until thread 0 next sends
         // data, letting other threads' data reach the collector first (RFC 7011 §8.2).
         self.embedder.flush(0);
+        // Templates this flush lost go again in a second, not at the next interval.
+        for e in 0..self.exporters.len() as u32 {
+            let lost = self.embedder.lost(e).templates;
+            if self.state[e as usize].in_use
+                && self.state[e as usize].templates_lost_seen.is_below(lost)
+            {
+                round.next_due_in = round.next_due_in.min(LOST_TEMPLATE_RETRY);
+            }
+        }
         round
     }
 

@@ -104,3 +104,28 @@ fn each_worker_flushes_only_its_own_packets_through_the_c_abi() {
         "one record each, counted in the stream they share"
     );
 }
+
+/// A clock stepped back (NTP in a standalone host) makes every waiting packet idle at
+/// once, as it makes templates due: otherwise records would wait for the whole step.
+/// Once flushed, the next packet's age runs on the new clock (no storm).
+#[test]
+fn a_clock_stepped_back_sends_waiting_packets_at_once() {
+    let capture = Capture::new(T0);
+    let mut inst = instance(&capture, 1);
+    for r in 0..2 {
+        inst.with_worker(0, r, 0, |dp, ptd| dp.append(ptd, &7u64.to_be_bytes()))
+            .unwrap()
+            .unwrap();
+    }
+    capture.set_now(T0 - 3600.0);
+    assert_eq!(inst.flush_idle(0.5), 2);
+    assert_eq!(capture.take_packets().len(), 2);
+    inst.with_worker(0, 0, 0, |dp, ptd| dp.append(ptd, &8u64.to_be_bytes()))
+        .unwrap()
+        .unwrap();
+    capture.set_now(T0 - 3600.0 + 0.1);
+    assert_eq!(inst.flush_idle(0.5), 0, "the new packet is 0.1 s old");
+    capture.set_now(T0 - 3600.0 + 0.5);
+    assert_eq!(inst.flush_idle(0.5), 1);
+    assert_eq!(inst.exporter_counters(0).unwrap().data_records, 3);
+}

@@ -353,3 +353,41 @@ fn the_free_slot_mark_is_no_domain() {
     );
     assert_eq!(inst.stream(0, 0).unwrap().domain_id, 7, "unchanged");
 }
+
+/// A template the host took and then lost (a UDP send that failed after `enqueue`) goes
+/// again at the next round, within a second, not a whole interval later: until it does,
+/// the collector cannot decode the report's data.
+#[test]
+fn a_template_the_host_lost_goes_again_at_the_next_round() {
+    let (capture, mut inst) = instance(false);
+    for (opaque, port) in [(1, 1), (2, 2)] {
+        let spec = ReportSpec {
+            domain_id: port.into(),
+            src_port: port,
+            fields: vec![FieldSpec::new(1, 8)],
+            opaque: vpp_ipfix::types::opaque_t { as_uword: opaque },
+            ..Default::default()
+        };
+        inst.report_add(0, spec).unwrap();
+    }
+    capture.lose_templates(true);
+    let round = inst.send_due_templates();
+    assert_eq!(round.sent, 2);
+    assert_eq!(round.next_due_in, vpp_ipfix::template::LOST_TEMPLATE_RETRY);
+    assert!(capture.take_packets().is_empty(), "both lost");
+    let counters = inst.exporter_counters(0).unwrap();
+    assert_eq!((counters.templates, counters.dropped_packets), (0, 2));
+
+    capture.lose_templates(false);
+    capture.set_now(T0 + 1.0);
+    let round = inst.send_due_templates();
+    assert_eq!(round.sent, 2, "both again, 19 s before the interval");
+    assert!(
+        round.next_due_in > vpp_ipfix::template::LOST_TEMPLATE_RETRY,
+        "no retry pending: {round:?}"
+    );
+    let messages = decode(&capture, &mut Decoder::new());
+    assert_eq!(messages.iter().map(|m| m.templates.len()).sum::<usize>(), 2);
+    capture.set_now(T0 + 2.0);
+    assert_eq!(inst.send_due_templates().sent, 0, "and only once");
+}

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
-use crate::ops::{BufferHandle, Embedder, EnqueueRefused, PacketInfo};
+use crate::ops::{BufferHandle, Embedder, EnqueueRefused, Lost, PacketInfo};
 use crate::transport::pool::BufferPool;
 use crate::wire::PacketBuf;
 
@@ -26,6 +26,10 @@ pub struct CaptureState {
     /// Allocations left before they start failing (`u64::MAX` = never fail).
     allocs_left: AtomicU64,
     refuse_enqueue: AtomicBool,
+    /// Templates taken and then reported lost, as a UDP host does when a send fails
+    /// after `enqueue` (every exporter's together).
+    lose_templates: AtomicBool,
+    templates_lost: AtomicU64,
     outstanding: AtomicU64,
 }
 
@@ -42,6 +46,8 @@ impl Capture {
             now_bits: AtomicU64::new(now.to_bits()),
             allocs_left: AtomicU64::new(u64::MAX),
             refuse_enqueue: AtomicBool::new(false),
+            lose_templates: AtomicBool::new(false),
+            templates_lost: AtomicU64::new(0),
             outstanding: AtomicU64::new(0),
         }))
     }
@@ -59,6 +65,12 @@ impl Capture {
     /// Refuses (and frees) every packet from now on, or stops refusing.
     pub fn refuse_packets(&self, refuse: bool) {
         self.0.refuse_enqueue.store(refuse, Relaxed);
+    }
+
+    /// Takes template packets but reports them lost (`Embedder::lost`) and keeps none,
+    /// or stops: a UDP send that fails after `enqueue` returned.
+    pub fn lose_templates(&self, lose: bool) {
+        self.0.lose_templates.store(lose, Relaxed);
     }
 
     /// Takes the packets captured so far.
@@ -111,6 +123,11 @@ impl Embedder for Capture {
             self.0.pool.give_back(packet);
             return Err(EnqueueRefused);
         }
+        if info.is_template && self.0.lose_templates.load(Relaxed) {
+            self.0.pool.give_back(packet);
+            self.0.templates_lost.fetch_add(1, Relaxed);
+            return Ok(());
+        }
         let bytes = packet.bytes()[..info.length as usize].to_vec();
         self.0.pool.give_back(packet);
         if let Ok(mut p) = self.0.packets.lock() {
@@ -125,5 +142,12 @@ impl Embedder for Capture {
 
     fn now(&self) -> f64 {
         f64::from_bits(self.0.now_bits.load(Relaxed))
+    }
+
+    fn lost(&self, _exporter_index: u32) -> Lost {
+        Lost {
+            templates: self.0.templates_lost.load(Relaxed),
+            ..Lost::default()
+        }
     }
 }
