@@ -6,7 +6,7 @@
 # pkg-config (tests/install.rs builds a C program with an installed vpp-ipfix.pc).
 # With --vpp, also what building FD.io VPP and running its tests needs
 # (scripts/test-vpp.sh): cmake, ninja, VPP's libraries' headers, Debian's python3 with
-# ply, venv, pip and headers.
+# ply, venv, pip and headers, and clang-14 with libFuzzer for scripts/fuzz-cli.sh.
 # Runs apt-get as root (or through sudo); does nothing when all is there.
 set -euo pipefail
 
@@ -32,10 +32,12 @@ done
 # VPP's build and test dependencies (REAL-VPP.md step 2): packages, not commands, so
 # asked of dpkg, all in one call.
 if [ "$vpp" = 1 ]; then
-  # patch: VPP's test Makefile patches scapy in its venv.
+  # patch: VPP's test Makefile patches scapy in its venv. clang-14 and its runtimes
+  # (libclang-rt-14-dev, only recommended by clang): libFuzzer and the sanitizers for
+  # the CLI fuzzer (scripts/fuzz-cli.sh).
   vpp_pkgs=(cmake ninja-build gcc libc6-dev make patch libssl-dev libnl-3-dev
     libnl-route-3-dev libmnl-dev libunwind-dev libpcap-dev uuid-dev python3-ply
-    python3-venv python3-pip python3-dev pkg-config)
+    python3-venv python3-pip python3-dev pkg-config clang-14 libclang-rt-14-dev)
   # dpkg-query fails for a package it has never seen: that one is simply not listed.
   installed=$( (dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${vpp_pkgs[@]}" 2>/dev/null ||
     true) | awk '$2 == "installed" { print $1 }')

@@ -3,6 +3,7 @@
 # (vpp-shim/install-into-vpp.sh) and runs VPP's own IPFIX tests against it: flowprobe,
 # ipfix-export, and the NAT plugins' IPFIX logging. Steps and paths follow
 # /work/shared/design/REAL-VPP.md (VPP's test Makefile derives them from TAG=vpp_debug).
+# Between the build and the tests, a short run of the CLI fuzzer (scripts/fuzz-cli.sh).
 #
 # Environment (make test-vpp passes its variables of the same names):
 #   VPP_SRC           a VPP source tree to use as is (not unpacked, not deleted)
@@ -240,6 +241,16 @@ phase_end "VPP build + install"
 # Tells whoever compiles against this tree's generated headers where they are (the
 # normal build's).
 [ -n "$sanitize" ] || printf '%s\n' "$B" >"$VPP_WORK/BUILD_READY"
+
+# --- the shim's CLI parsing, fuzzed on this VPP's unformat (fuzz/cli/) --------------
+# A short bounded run; not for the baseline (VPP's own CLI) nor the ASan build (the
+# fuzzer links the normal one).
+if [ "$baseline" = 0 ] && [ -z "$sanitize" ]; then
+  phase_start
+  VPP_SRC="$WS" VPP_IPFIX_LIB="$lib" "$repo/scripts/fuzz-cli.sh" ||
+    die "the CLI fuzzer failed (scripts/fuzz-cli.sh)"
+  phase_end "CLI fuzzing"
+fi
 
 # --- is it our code? ----------------------------------------------------------------
 libvnet=$(find "$I" -name 'libvnet.so' -print -quit)

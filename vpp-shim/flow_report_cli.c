@@ -8,52 +8,9 @@
  */
 
 #include <vnet/ipfix-export/flow_report.h>
-#include <vnet/udp/udp.h>
 #include <vnet/fib/fib_table.h>
 
-/* RFC 7011 section 10.3.3; VPP does not fragment above 1450. */
-#define FLOW_REPORT_MTU_MIN 68
-#define FLOW_REPORT_MTU_MAX 1450
-
-/* Parses "<seconds>" or "off" (0); a negative age is parsed, for the caller
-   to refuse with the value in its message. */
-static uword
-unformat_idle_flush_age (unformat_input_t *input, va_list *args)
-{
-  f64 *max_age = va_arg (*args, f64 *);
-
-  if (unformat (input, "off"))
-    *max_age = 0;
-  else if (!unformat (input, "%f", max_age))
-    return 0;
-  return 1;
-}
-
-static clib_error_t *
-flow_report_check_idle_flush_age (f64 max_age)
-{
-  if (max_age < 0)
-    return clib_error_return (0, "idle-flush age must not be negative: %.3f",
-			      max_age);
-  return 0;
-}
-
-/* VPP's checks, in VPP's order and words. */
-static clib_error_t *
-flow_report_check_exporter_config (const vpp_ipfix_exporter_config_t *c)
-{
-  if (!ip_address_is_zero (&c->collector) &&
-      ip_address_is_zero (&c->src_address))
-    return clib_error_return (0, "src address required");
-  if (c->collector.version != c->src_address.version)
-    return clib_error_return (
-      0, "src address and dest address must use same IP version");
-  if (c->path_mtu > FLOW_REPORT_MTU_MAX)
-    return clib_error_return (0, "too big path-mtu value, maximum is 1450");
-  if (c->path_mtu < FLOW_REPORT_MTU_MIN)
-    return clib_error_return (0, "too small path-mtu value, minimum is 68");
-  return 0;
-}
+#include "flow_report_cli.h"
 
 static void
 flow_report_print_exporter_set (vlib_main_t *vm, const ipfix_exporter_t *exp)
@@ -79,60 +36,14 @@ set_ipfix_exporter_command_fn (vlib_main_t *vm, unformat_input_t *input,
 			       vlib_cli_command_t *cmd)
 {
   flow_report_main_t *frm = &flow_report_main;
-  ip_address_t zero = IP_ADDRESS_V4_ALL_0S;
   vpp_ipfix_exporter_config_t c;
   clib_error_t *error;
-  u32 fib_id = ~0;
-  f64 idle_flush = 0;
-  int has_idle_flush = 0;
+  f64 idle_flush;
+  int has_idle_flush;
   int rv;
 
-  vpp_ipfix_exporter_config_init (&c);
-  c.collector = zero;
-  c.src_address = zero;
-  c.collector_port = UDP_DST_PORT_ipfix;
-  c.fib_index = ~0;
-  c.path_mtu = 512;
-  c.template_interval = 20;
-  c.udp_checksum = 0;
-
-  while (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
-    {
-      if (unformat (input, "collector %U", unformat_ip_address, &c.collector))
-	;
-      else if (unformat (input, "port %U", unformat_udp_port,
-			 &c.collector_port))
-	;
-      else if (unformat (input, "src %U", unformat_ip_address, &c.src_address))
-	;
-      else if (unformat (input, "fib-id %u", &fib_id) ||
-	       unformat (input, "vrf-id %u", &fib_id))
-	;
-      else if (unformat (input, "path-mtu %u", &c.path_mtu))
-	;
-      else if (unformat (input, "template-interval %u", &c.template_interval))
-	;
-      else if (unformat (input, "udp-checksum"))
-	c.udp_checksum = 1;
-      else if (unformat (input, "idle-flush %U", unformat_idle_flush_age,
-			 &idle_flush))
-	has_idle_flush = 1;
-      else
-	break;
-    }
-
-  /* The table of the collector's family (VPP looked in IPv4's only). */
-  if (fib_id != ~0)
-    {
-      c.fib_index = fib_table_find (
-	ip_address_family_to_fib_proto (c.collector.version), fib_id);
-      if (c.fib_index == ~0)
-	return clib_error_return (0, "fib ID %d doesn't exist\n", fib_id);
-    }
-
-  if ((error = flow_report_check_exporter_config (&c)))
-    return error;
-  if (has_idle_flush && (error = flow_report_check_idle_flush_age (idle_flush)))
+  if ((error = flow_report_exporter_cli_parse (input, fib_table_find, &c,
+					       &idle_flush, &has_idle_flush)))
     return error;
 
   rv = vpp_ipfix_exporter_set (frm->core, 0, &c);
@@ -166,13 +77,9 @@ set_ipfix_idle_flush_command_fn (vlib_main_t *vm, unformat_input_t *input,
 				 vlib_cli_command_t *cmd)
 {
   f64 max_age;
-
   clib_error_t *error;
 
-  if (!unformat_user (input, unformat_idle_flush_age, &max_age))
-    return clib_error_return (0, "expected <seconds> or off, got `%U'",
-			      format_unformat_error, input);
-  if ((error = flow_report_check_idle_flush_age (max_age)))
+  if ((error = flow_report_idle_flush_cli_parse (input, &max_age)))
     return error;
   flow_report_idle_flush_set (vm, max_age);
   return 0;
