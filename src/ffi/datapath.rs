@@ -355,8 +355,13 @@ extern "C" fn record_append_full(
 ) -> i32 {
     ffi_boundary! {
         check_not_null!(main, record);
+        // No record passes 65535 bytes (a set's length field); checked before the slice
+        // is made, since a length past isize::MAX cannot describe memory at all.
+        if len > usize::from(u16::MAX) {
+            return Error::VPP_IPFIX_ERROR_RECORD_TOO_BIG.code();
+        }
         // SAFETY: `record` holds `len` readable bytes that do not overlap the packet
-        // buffer (contract).
+        // buffer (contract), and `len` <= 65535.
         let record = unsafe { std::slice::from_raw_parts(record, len) };
         // SAFETY: the threading rule (contract of `vpp_ipfix_record_append`).
         let r = unsafe { with_thread(main, exporter_index, report_index, thread_index, |dp, ptd| dp.append(ptd, record)) };
