@@ -23,6 +23,7 @@ pub mod packet;
 pub mod pcap;
 
 pub mod api_sequence;
+pub mod host;
 pub mod input;
 pub mod template_build;
 
