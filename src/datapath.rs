@@ -342,14 +342,18 @@ impl DataPath<'_> {
         if self.framing.all_headers_size() + size > limit {
             return Err(Error::VPP_IPFIX_ERROR_RECORD_TOO_BIG);
         }
-        if !ptd.packet.is_empty() && usize::from(ptd.next_data_offset) + size > limit {
-            // A refused packet is counted as dropped; the record still goes in a new one.
+        let headers = self.framing.all_headers_size();
+        let at = usize::from(ptd.next_data_offset);
+        if !ptd.packet.is_empty() && (at + size > limit || at < headers) {
+            // A full packet goes out; one whose offset the caller moved into the headers
+            // or past the MTU is dropped (`send_buffer`). Either way the loss, if any, is
+            // counted, and the record goes in a new packet.
             let _ = self.send_buffer(ptd);
         }
         self.get_buffer(ptd)?;
         let at = usize::from(ptd.next_data_offset);
-        if at + size > limit || ptd.n_data_records == u16::MAX {
-            // The caller moved the offset past the MTU by hand: not a packet we can send.
+        if at < headers || at + size > limit || ptd.n_data_records == u16::MAX {
+            // Not a packet we can send (a count at its limit, set by hand).
             self.drop_packet(ptd);
             return Err(Error::VPP_IPFIX_ERROR_INVALID_VALUE);
         }
@@ -427,10 +431,16 @@ impl DataPath<'_> {
     /// still advance the sequence number, so the collector sees the loss (RFC 7011 §3.1).
     pub fn send_buffer(&self, ptd: &mut flow_report_per_thread_t) -> Result<()> {
         let len = usize::from(ptd.next_data_offset);
-        if ptd.packet.is_empty() || len <= self.framing.all_headers_size() {
+        let headers = self.framing.all_headers_size();
+        if ptd.packet.is_empty() || (len == headers && ptd.n_data_records == 0) {
             return Ok(());
         }
-        if len > self.framing.max_len(self.exp.path_mtu) || len > ptd.packet.capacity() as usize {
+        // An offset moved by hand into the headers (or records counted with no bytes)
+        // would send headers overwritten by records, or a count that is not there.
+        if len <= headers
+            || len > self.framing.max_len(self.exp.path_mtu)
+            || len > ptd.packet.capacity() as usize
+        {
             self.drop_packet(ptd);
             return Err(Error::VPP_IPFIX_ERROR_INVALID_VALUE);
         }
@@ -503,8 +513,10 @@ impl DataPath<'_> {
         now: f64,
         max_age: f64,
     ) -> Result<bool> {
+        let nothing_written = usize::from(ptd.next_data_offset) == self.framing.all_headers_size()
+            && ptd.n_data_records == 0;
         if ptd.packet.is_empty()
-            || usize::from(ptd.next_data_offset) <= self.framing.all_headers_size()
+            || nothing_written
             // A clock stepped back (NTP) would otherwise hold the packet for the whole
             // step: it is due at once, as a template is.
             || (now >= ptd.first_record_time && now - ptd.first_record_time < max_age)

@@ -72,3 +72,71 @@ fn no_data_before_its_template_when_template_allocation_fails() {
     assert_eq!((decoded, counters.dropped_records), (1, 1));
     assert_eq!(sequences, [1, 1], "the template and the data after the gap");
 }
+
+/// Found by the api_sequence harness (its VPP-style path hands offsets back): a caller
+/// that moved `next_data_offset` into the headers with records counted had them sent as
+/// a packet announcing records it did not hold (and the next record written over the
+/// headers), counted as delivered. Now, as for an offset past the MTU, the packet is
+/// dropped and its records counted, whichever call meets it first (a record appended
+/// then goes into a new packet); and a send of records counted with no bytes (offset at
+/// the headers) is refused the same way.
+#[test]
+fn an_offset_handed_back_inside_the_headers_drops_the_packet() {
+    let capture = Capture::new(1_700_000_000.0);
+    let mut inst = Instance::new(Box::new(capture.clone()), 1, 0).unwrap();
+    let config = vpp_ipfix_exporter_config_t {
+        collector: ip_address_t::v4([192, 0, 2, 1]),
+        src_address: ip_address_t::v4([192, 0, 2, 2]),
+        ..Default::default()
+    };
+    inst.exporter_set(0, &config).unwrap();
+    let spec = ReportSpec {
+        domain_id: 1,
+        src_port: 30001,
+        fields: vec![FieldSpec::new(8, 4)],
+        ..Default::default()
+    };
+    let r = inst
+        .report_add(0, spec)
+        .map_err(|e| e.error)
+        .unwrap()
+        .report_index;
+    inst.send_due_templates();
+    let invalid = Err(vpp_ipfix::Error::VPP_IPFIX_ERROR_INVALID_VALUE);
+    // (offset back from the headers, records counted), met by send, then by append.
+    for (back, records, by_send) in [(4, 1, true), (4, 1, false), (0, 2, true)] {
+        let got = inst
+            .with_worker(0, r, 0, |dp, ptd| {
+                dp.append(ptd, &[10, 0, 0, 1]).unwrap();
+                ptd.next_data_offset -= 4 + back;
+                ptd.n_data_records = records;
+                if by_send {
+                    dp.send_buffer(ptd)
+                } else {
+                    dp.append(ptd, &[10, 0, 0, 2])
+                }
+            })
+            .unwrap();
+        if by_send {
+            assert_eq!(got, invalid, "back {back}, {records} records");
+        } else {
+            // The record goes into a new packet.
+            assert_eq!(got, Ok(()), "back {back}, {records} records");
+            inst.flush_all();
+        }
+    }
+    let counters = inst.exporter_counters(0).unwrap();
+    assert_eq!(counters.dropped_records, 4);
+    let mut decoder = Decoder::new();
+    let mut decoded = 0;
+    for p in capture.take_packets() {
+        let d = parse_ip_udp(&p.bytes).unwrap();
+        let msg = decoder.decode(&d.session_key(), &d.payload).unwrap();
+        assert!(msg
+            .data_records
+            .iter()
+            .all(|rec| rec.values == [vec![10, 0, 0, 2]]));
+        decoded += msg.data_records.len() as u64;
+    }
+    assert_eq!((decoded, counters.data_records), (1, 1));
+}
