@@ -778,7 +778,10 @@ void *vpp_ipfix_buffer_get(const struct vpp_ipfix_main_t *main,
  host; nothing when no record was written (the buffer stays for the next records).
  -1005 when the host refused it (its records are counted as dropped and still advance
  the sequence); -1002 when the report's first template could not be had a buffer (the
- data, undecodable without it, is dropped the same way; the template is tried again).
+ data, undecodable without it, is dropped the same way; the template is tried again);
+ -7 when the caller left `next_data_offset` past the path MTU or the buffer, inside
+ the headers, or at the headers with records counted (the packet is dropped and its
+ records counted as dropped; the sequence does not advance: they were never numbered).
  Sent or dropped, the thread's state is clear afterwards.
  */
 int32_t vpp_ipfix_buffer_send(const struct vpp_ipfix_main_t *main,
@@ -837,7 +840,8 @@ int32_t vpp_ipfix_records_append(const struct vpp_ipfix_main_t *main,
  records and were started at least `max_age` seconds ago (0: all of them). A worker
  calls it from its loop so records never wait forever in a quiet thread (VPP's core
  never sent a buffer that stopped filling). Writes how many packets went out to
- `*sent_out` (may be NULL). Returns 0, or the last send error (counted).
+ `*sent_out` (may be NULL). Returns 0, or the last send error (counted; the codes of
+ `vpp_ipfix_buffer_send`).
  */
 int32_t vpp_ipfix_thread_flush_idle(const struct vpp_ipfix_main_t *main,
                                     uint32_t thread_index,
