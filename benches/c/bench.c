@@ -76,15 +76,15 @@
 #include <fixbuf/public.h>
 #endif
 
-#define REC_SIZE     56
-#define N_SRC	     1024 /* distinct records, cycled */
-#define MAX_THREADS  2
-#define BUF_BYTES    2048
-#define RING	     256 /* buffers per "frame" */
-#define POOL_MAX     (2 * RING + 8)
-#define UDP_BATCH    32
-#define BENCH_PORT   47390 /* the loopback collector (+1, +2: see port_of) */
-#define UNIX_TIME    1700000000.0
+#define REC_SIZE    56
+#define N_SRC	    1024 /* distinct records, cycled */
+#define MAX_THREADS 2
+#define BUF_BYTES   2048
+#define RING	    256 /* buffers per "frame" */
+#define POOL_MAX    (2 * RING + 8)
+#define UDP_BATCH   32
+#define BENCH_PORT  47390 /* the loopback collector (+1, +2: see port_of) */
+#define UNIX_TIME   1700000000.0
 
 #define CACHE_ALIGNED __attribute__ ((aligned (128)))
 #define NOINLINE      __attribute__ ((noinline))
@@ -98,7 +98,8 @@ die (const char *what, int code)
   exit (1);
 }
 
-/* ---- the records ---------------------------------------------------------- */
+/* ---- the records ----------------------------------------------------------
+ */
 
 static uint8_t src_records[N_SRC * REC_SIZE] __attribute__ ((aligned (64)));
 
@@ -129,13 +130,13 @@ encode_record (uint8_t *p, uint32_t i)
 {
   uint64_t start = ((1700000000ull + 2208988800ull) << 32) + i;
 
-  put32 (p + 0, 1);		      /* ingressInterface */
-  put32 (p + 4, 2);		      /* egressInterface */
-  p[8] = (uint8_t) (i & 1);	      /* flowDirection */
-  put64 (p + 9, i + 1);		      /* packetDeltaCount */
-  put64 (p + 17, start);	      /* flowStartNanoseconds */
-  put64 (p + 25, start + (1ull << 32)); /* flowEndNanoseconds */
-  put32 (p + 33, 0x0a000000u | i);    /* sourceIPv4Address */
+  put32 (p + 0, 1);			   /* ingressInterface */
+  put32 (p + 4, 2);			   /* egressInterface */
+  p[8] = (uint8_t) (i & 1);		   /* flowDirection */
+  put64 (p + 9, i + 1);			   /* packetDeltaCount */
+  put64 (p + 17, start);		   /* flowStartNanoseconds */
+  put64 (p + 25, start + (1ull << 32));	   /* flowEndNanoseconds */
+  put32 (p + 33, 0x0a000000u | i);	   /* sourceIPv4Address */
   put32 (p + 37, 0xc0000200u | (i % 251)); /* destinationIPv4Address */
   p[41] = (i & 1) ? 17 : 6;		   /* protocolIdentifier */
   put64 (p + 42, 64ull * (i + 1));	   /* octetDeltaCount */
@@ -145,7 +146,7 @@ encode_record (uint8_t *p, uint32_t i)
 }
 
 static ipfix_report_element_t record_elements[] = {
-  { 10, 4 }, { 14, 4 }, { 61, 1 }, { 2, 8 },  { 156, 8 }, { 157, 8 }, { 8, 4 },
+  { 10, 4 }, { 14, 4 }, { 61, 1 }, { 2, 8 }, { 156, 8 }, { 157, 8 }, { 8, 4 },
   { 12, 4 }, { 4, 1 },	{ 1, 8 },  { 7, 2 }, { 11, 2 },	 { 6, 2 },
 };
 #define N_ELEMENTS (sizeof (record_elements) / sizeof (record_elements[0]))
@@ -156,7 +157,8 @@ record_at (uint64_t i)
   return src_records + (i & (N_SRC - 1)) * REC_SIZE;
 }
 
-/* ---- the in-memory host: pools and rings per thread ----------------------- */
+/* ---- the in-memory host: pools and rings per thread -----------------------
+ */
 
 typedef struct
 {
@@ -272,7 +274,8 @@ op_now (void *ctx)
   return host_time;
 }
 
-/* ---- cases ----------------------------------------------------------------- */
+/* ---- cases -----------------------------------------------------------------
+ */
 
 typedef enum
 {
@@ -290,20 +293,20 @@ typedef enum
 } kind_t;
 
 static const char *kind_names[] = {
-  "ours-get",	 "ours-append", "ours-reserve", "ours-batch", "plainc-get",
-  "plainc-append",
-  "floor",    "libfixbuf",   "udp-ours",    "udp-ours-batch", "udp-bare",
+  "ours-get",	"ours-append",	  "ours-reserve", "ours-batch",
+  "plainc-get", "plainc-append",  "floor",	  "libfixbuf",
+  "udp-ours",	"udp-ours-batch", "udp-bare",
 };
 
 typedef struct
 {
   kind_t kind;
   uint32_t mtu;
-  int csum;	/* UDP checksum over IPv4 */
-  int ip6;	/* IPv6 collector (UDP checksum always) */
-  int threads;	/* 1 or 2 */
-  int shared;	/* 2 threads on one stream (else one stream each) */
-  int adjacent; /* separate streams in neighbouring slots (one cache line) */
+  int csum;	 /* UDP checksum over IPv4 */
+  int ip6;	 /* IPv6 collector (UDP checksum always) */
+  int threads;	 /* 1 or 2 */
+  int shared;	 /* 2 threads on one stream (else one stream each) */
+  int adjacent;	 /* separate streams in neighbouring slots (one cache line) */
   uint32_t work; /* extra per-record work (a forwarding worker's), rounds */
   char name[96];
 } bench_case_t;
@@ -313,9 +316,9 @@ typedef struct
 static uint16_t
 port_of (kind_t kind)
 {
-  return (uint16_t) (BENCH_PORT + (kind == K_UDP_OURS_BATCH	 ? 1
-				   : kind == K_UDP_BARE ? 2
-							: 0));
+  return (uint16_t) (BENCH_PORT + (kind == K_UDP_OURS_BATCH ? 1 :
+				   kind == K_UDP_BARE	    ? 2 :
+							      0));
 }
 
 /* What a case's loop needs, set up once per case. */
@@ -348,12 +351,13 @@ other_work (uint64_t x, uint32_t rounds)
   for (uint32_t i = 0; i < rounds; i++)
     {
       x = x * 6364136223846793005ull + 1442695040888963407ull;
-      __asm__ volatile ("" : "+r"(x));
+      __asm__ volatile("" : "+r"(x));
     }
   return x;
 }
 
-/* ---- ours through the C ABI ------------------------------------------------- */
+/* ---- ours through the C ABI -------------------------------------------------
+ */
 
 static void
 ours_setup (ctx_t *x, int standalone)
@@ -440,8 +444,7 @@ ours_setup (ctx_t *x, int standalone)
 
   /* The library's buffer starts at the IP header with our host, at the IPFIX
      message with the standalone one (the kernel adds IP and UDP). */
-  x->data_limit =
-    standalone ? c->mtu - (c->ip6 ? 40 : 20) - 8 : c->mtu;
+  x->data_limit = standalone ? c->mtu - (c->ip6 ? 40 : 20) - 8 : c->mtu;
 }
 
 static void
@@ -542,7 +545,8 @@ loop_ours_batch (ctx_t *x, uint32_t t, uint64_t n, uint64_t first)
   vpp_ipfix_buffer_send (main, 0, r, t);
 }
 
-/* ---- plain C: VPP's get_buffer / send_buffer, written out ------------------ */
+/* ---- plain C: VPP's get_buffer / send_buffer, written out ------------------
+ */
 
 typedef struct
 {
@@ -853,7 +857,8 @@ loop_plainc_append (ctx_t *x, uint32_t t, uint64_t n, uint64_t first)
   host_threads[t].check += w;
 }
 
-/* ---- the memcpy floor ------------------------------------------------------ */
+/* ---- the memcpy floor ------------------------------------------------------
+ */
 
 static void
 floor_setup (ctx_t *x)
@@ -890,7 +895,8 @@ loop_floor (ctx_t *x, uint32_t t, uint64_t n, uint64_t first)
   host_threads[t].check += buf[0];
 }
 
-/* ---- libfixbuf ------------------------------------------------------------- */
+/* ---- libfixbuf -------------------------------------------------------------
+ */
 
 #if HAVE_FIXBUF
 /* libfixbuf's internal records are host-order structs laid out as the
@@ -912,25 +918,18 @@ typedef struct __attribute__ ((packed))
   uint16_t tcpControlBits;
 } fix_record_t;
 
-_Static_assert (sizeof (fix_record_t) == REC_SIZE, "56-byte record");
+_Static_assert(sizeof (fix_record_t) == REC_SIZE, "56-byte record");
 
 static fix_record_t fix_records[N_SRC];
 
 static fbInfoElementSpec_t fix_spec[] = {
-  { "ingressInterface", 4, 0 },
-  { "egressInterface", 4, 0 },
-  { "flowDirection", 1, 0 },
-  { "packetDeltaCount", 8, 0 },
-  { "flowStartNanoseconds", 8, 0 },
-  { "flowEndNanoseconds", 8, 0 },
-  { "sourceIPv4Address", 4, 0 },
-  { "destinationIPv4Address", 4, 0 },
-  { "protocolIdentifier", 1, 0 },
-  { "octetDeltaCount", 8, 0 },
-  { "sourceTransportPort", 2, 0 },
-  { "destinationTransportPort", 2, 0 },
-  { "tcpControlBits", 2, 0 },
-  FB_IESPEC_NULL,
+  { "ingressInterface", 4, 0 },	    { "egressInterface", 4, 0 },
+  { "flowDirection", 1, 0 },	    { "packetDeltaCount", 8, 0 },
+  { "flowStartNanoseconds", 8, 0 }, { "flowEndNanoseconds", 8, 0 },
+  { "sourceIPv4Address", 4, 0 },    { "destinationIPv4Address", 4, 0 },
+  { "protocolIdentifier", 1, 0 },   { "octetDeltaCount", 8, 0 },
+  { "sourceTransportPort", 2, 0 },  { "destinationTransportPort", 2, 0 },
+  { "tcpControlBits", 2, 0 },	    FB_IESPEC_NULL,
 };
 
 static fbInfoModel_t *fix_model;
@@ -1029,7 +1028,8 @@ loop_fixbuf (ctx_t *x, uint32_t t, uint64_t n, uint64_t first)
 }
 #endif
 
-/* ---- UDP over loopback ----------------------------------------------------- */
+/* ---- UDP over loopback -----------------------------------------------------
+ */
 
 static int
 udp_sink (int ip6, uint16_t port)
@@ -1128,7 +1128,8 @@ loop_udp_ours (ctx_t *x, uint32_t t, uint64_t n, uint64_t first)
   host_threads[t].records += after.data_records - before.data_records;
 }
 
-/* ---- running a case -------------------------------------------------------- */
+/* ---- running a case --------------------------------------------------------
+ */
 
 typedef void (*loop_fn) (ctx_t *, uint32_t, uint64_t, uint64_t);
 
@@ -1294,8 +1295,7 @@ run_threads (ctx_t *x, uint64_t n, uint64_t first, int instr)
 
   for (int t = 0; t < threads; t++)
     {
-      args[t] =
-	(thread_arg_t) { x, (uint32_t) t, n, first, &ready, &go, instr };
+      args[t] = (thread_arg_t){ x, (uint32_t) t, n, first, &ready, &go, instr };
       if (pthread_create (&tids[t], NULL, thread_main, &args[t]))
 	die ("pthread_create", errno);
     }
@@ -1311,15 +1311,16 @@ run_threads (ctx_t *x, uint64_t n, uint64_t first, int instr)
   return end - start;
 }
 
-/* ---- the case list ---------------------------------------------------------- */
+/* ---- the case list ----------------------------------------------------------
+ */
 
 #define MAX_CASES 128
 static bench_case_t cases[MAX_CASES];
 static int n_cases;
 
 static bench_case_t *
-add_case (kind_t kind, uint32_t mtu, int csum, int ip6, int threads,
-	  int shared, uint32_t work)
+add_case (kind_t kind, uint32_t mtu, int csum, int ip6, int threads, int shared,
+	  uint32_t work)
 {
   bench_case_t *c = &cases[n_cases++];
   c->kind = kind;
@@ -1330,8 +1331,11 @@ add_case (kind_t kind, uint32_t mtu, int csum, int ip6, int threads,
   c->shared = shared;
   c->work = work;
   snprintf (c->name, sizeof (c->name), "%s/mtu%u/%s/%dt%s%s", kind_names[kind],
-	    mtu, ip6 ? "ip6" : csum ? "ip4csum" : "ip4", threads,
-	    threads > 1 ? (shared ? "-shared" : "-sep") : "",
+	    mtu,
+	    ip6	 ? "ip6" :
+	    csum ? "ip4csum" :
+		   "ip4",
+	    threads, threads > 1 ? (shared ? "-shared" : "-sep") : "",
 	    work ? "/work" : "");
   return c;
 }
@@ -1340,7 +1344,7 @@ static void
 build_cases (void)
 {
   static const uint32_t mtus[] = { 1450, 512 };
-  static const kind_t lib_kinds[] = { K_OURS_GET,	  K_PLAINC_GET,
+  static const kind_t lib_kinds[] = { K_OURS_GET,     K_PLAINC_GET,
 				      K_OURS_APPEND,  K_PLAINC_APPEND,
 				      K_OURS_RESERVE, K_OURS_BATCH };
 
@@ -1378,7 +1382,8 @@ build_cases (void)
   add_case (K_UDP_BARE, 1450, 0, 0, 1, 0, 0);
 }
 
-/* ---- main ------------------------------------------------------------------ */
+/* ---- main ------------------------------------------------------------------
+ */
 
 static int
 cmp_double (const void *a, const void *b)
@@ -1495,9 +1500,8 @@ main (int argc, char **argv)
 	only = argv[++i];
       else
 	{
-	  fprintf (stderr,
-		   "usage: bench --time|--instr|--list [--runs R] "
-		   "[--records N] [--only SUBSTRING]\n");
+	  fprintf (stderr, "usage: bench --time|--instr|--list [--runs R] "
+			   "[--records N] [--only SUBSTRING]\n");
 	  return 2;
 	}
     }
@@ -1537,8 +1541,8 @@ main (int argc, char **argv)
 	/* libfixbuf and the socket cases are 20-50x slower per record: fewer
 	   records keep the run short; the per-record figures do not depend on
 	   it. */
-	if (c->kind == K_FIXBUF || c->kind == K_UDP_OURS
-	    || c->kind == K_UDP_OURS_BATCH || c->kind == K_UDP_BARE)
+	if (c->kind == K_FIXBUF || c->kind == K_UDP_OURS ||
+	    c->kind == K_UDP_OURS_BATCH || c->kind == K_UDP_BARE)
 	  n = n / 8 ? n / 8 : 1;
 
 	memset (&x, 0, sizeof (x));
@@ -1562,9 +1566,10 @@ main (int argc, char **argv)
 	    recs[ci] = total_records ();
 	    pkts[ci] = total_packets ();
 	  }
-	if (c->kind != K_FLOOR && c->kind != K_FIXBUF && c->kind != K_UDP_BARE
-	    && c->kind != K_UDP_OURS && c->kind != K_UDP_OURS_BATCH
-	    && total_records () != n * (uint64_t) c->threads)
+	if (c->kind != K_FLOOR && c->kind != K_FIXBUF &&
+	    c->kind != K_UDP_BARE && c->kind != K_UDP_OURS &&
+	    c->kind != K_UDP_OURS_BATCH &&
+	    total_records () != n * (uint64_t) c->threads)
 	  {
 	    fprintf (stderr, "bench: %s: %llu records arrived of %llu\n",
 		     c->name, (unsigned long long) total_records (),
@@ -1587,7 +1592,7 @@ main (int argc, char **argv)
 		med * 1e9 / (double) recs[ci], (double) pkts[ci] / med);
       }
   if (mode == M_TIME)
-    udp_pairs (records / 8 ? records / 8 : 1, runs * 2 + 1 > 101 ? 101 : runs * 2 + 1,
-	       only);
+    udp_pairs (records / 8 ? records / 8 : 1,
+	       runs * 2 + 1 > 101 ? 101 : runs * 2 + 1, only);
   return 0;
 }
