@@ -1363,6 +1363,66 @@ test_data_path_vpp_style (void)
   fixture_fini (&f);
 }
 
+/* vpp_ipfix_buffer_get_inline answers as vpp_ipfix_buffer_get does: the current
+   buffer once the thread's memo is made, and the function's answer whenever the
+   memo is stale (any configuration call), missing (another report or thread) or
+   not to be used (a timer runs), or the view empty (NULL instance). */
+static void
+test_buffer_get_inline (void)
+{
+  fixture_t f;
+  vpp_ipfix_fast_path_t fp, none;
+  void *b;
+  int32_t err = 99;
+
+  if (fixture_init (&f))
+    return;
+  enable_ipv4 (&f, 512);
+  CHECK_EQ (add_fp (&f, 1, 30001, 1, NULL), 0);
+  CHECK_EQ (add_fp (&f, 2, 30002, 2, NULL), 0);
+  fp = vpp_ipfix_fast_path_get (f.main);
+  CHECK_UEQ (fp.n_threads, N_THREADS);
+
+  /* The first call makes the memo (through the function), the next uses it. */
+  b = vpp_ipfix_buffer_get_inline (&fp, f.main, 0, 0, 1, &err);
+  CHECK_NOT_NULL (b);
+  CHECK_EQ (err, 0);
+  err = 99;
+  CHECK (vpp_ipfix_buffer_get_inline (&fp, f.main, 0, 0, 1, &err) == b);
+  CHECK_EQ (err, 0);
+  CHECK (vpp_ipfix_buffer_get_inline (&fp, f.main, 0, 0, 1, NULL) == b);
+  CHECK_UEQ (test_host_allocs (f.host), 1);
+  /* Another report, another thread, a bad thread. */
+  CHECK (vpp_ipfix_buffer_get_inline (&fp, f.main, 0, 1, 1, &err) != b);
+  CHECK (vpp_ipfix_buffer_get_inline (&fp, f.main, 0, 0, 0, &err) != b);
+  CHECK_NULL (vpp_ipfix_buffer_get_inline (&fp, f.main, 0, 0, N_THREADS, &err));
+  CHECK_EQ (err, VPP_IPFIX_ERROR_INVALID_WORKER);
+  CHECK (vpp_ipfix_buffer_get_inline (&fp, f.main, 0, 0, 1, &err) == b);
+
+  /* Deleting report 0 moves report 1 to index 0: the memo must not serve the
+     old one's buffer (its packet was sent by the delete). */
+  CHECK_EQ (del_report (&f, 1, 30001, 1, NULL), 0);
+  b = vpp_ipfix_buffer_get_inline (&fp, f.main, 0, 0, 1, &err);
+  CHECK (b != NULL &&
+	 b == vpp_ipfix_report_get (f.main, 0, 0)->per_thread_data[1].buffer);
+  CHECK_NULL (vpp_ipfix_buffer_get_inline (&fp, f.main, 0, 1, 1, &err));
+  CHECK_EQ (err, VPP_IPFIX_ERROR_NO_SUCH_ENTRY);
+
+  /* A running timer: the function's refusal, though the memo matched. */
+  CHECK (vpp_ipfix_buffer_get_inline (&fp, f.main, 0, 0, 1, &err) == b);
+  CHECK_EQ (vpp_ipfix_timer_start (f.main, 3600, 3600), 0);
+  CHECK_NULL (vpp_ipfix_buffer_get_inline (&fp, f.main, 0, 0, 1, &err));
+  CHECK_EQ (err, VPP_IPFIX_ERROR_TIMER_RUNNING);
+  CHECK_EQ (vpp_ipfix_timer_stop (f.main), 0);
+
+  none = vpp_ipfix_fast_path_get (NULL);
+  CHECK_UEQ (none.n_threads, 0);
+  CHECK_NULL (vpp_ipfix_buffer_get_inline (&none, NULL, 0, 0, 1, &err));
+  CHECK_EQ (err, VPP_IPFIX_ERROR_NULL_POINTER);
+  CHECK_EQ (vpp_ipfix_flush (f.main), 0);
+  fixture_fini (&f);
+}
+
 static void
 test_send_nothing (void)
 {
@@ -2119,6 +2179,7 @@ main (void)
     TEST (test_template_sequence),
     TEST (test_data_path_append),
     TEST (test_data_path_vpp_style),
+    TEST (test_buffer_get_inline),
     TEST (test_send_nothing),
     TEST (test_ipv6_and_checksums),
     TEST (test_template_goes_ahead_of_first_data),

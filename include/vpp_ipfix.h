@@ -185,6 +185,25 @@ typedef int32_t vpp_ipfix_error_t;
 typedef struct vpp_ipfix_main_t vpp_ipfix_main_t;
 
 /*
+ Where C finds the memos (`vpp_ipfix_fast_path_get`): valid while the instance lives,
+ read only by each thread for its own index, as the per-thread calls are.
+ */
+typedef struct vpp_ipfix_fast_path_t {
+  /*
+   The instance's current generation; a memo of another is stale.
+   */
+  const uint64_t *generation;
+  /*
+   `n_threads` memos, `VPP_IPFIX_THREAD_MEMO_STRIDE` bytes apart.
+   */
+  const uint8_t *memos;
+  /*
+   0 for a NULL instance: every inline call then takes the function.
+   */
+  uint32_t n_threads;
+} vpp_ipfix_fast_path_t;
+
+/*
  The settings of one exporter, as `set ipfix exporter` and the binary API give them.
 
  Sentinels follow VPP's API: port 0 or `0xffff` means 4739, MTU and template interval
@@ -753,9 +772,44 @@ typedef struct vpp_ipfix_report_config_t {
   opaque_t opaque;
 } vpp_ipfix_report_config_t;
 
+/*
+ What a thread's last successful lookup found, for the generation it was made in.
+ C reads it too: `vpp_ipfix_buffer_get_inline` in the header compares `key` and
+ `generation` and takes `ptd`, so the layout is part of the ABI (read only; the
+ library alone writes it).
+ */
+typedef struct vpp_ipfix_thread_memo_t {
+  /*
+   The instance's generation when the memo was made (0: never).
+   */
+  uint64_t generation;
+  /*
+   `(exporter_index << 32) | report_index`.
+   */
+  uint64_t key;
+  const struct ipfix_exporter_t *exp;
+  const struct flow_report_t *report;
+  /*
+   The thread's counters of the report (opaque to C).
+   */
+  const void *counters;
+  /*
+   The thread's entry of the report's `per_thread_data`.
+   */
+  struct flow_report_per_thread_t *ptd;
+} vpp_ipfix_thread_memo_t;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/*
+ Where the header's `vpp_ipfix_buffer_get_inline` finds each thread's memo of the
+ (exporter, report) it last used: valid until the instance is destroyed (the memos it
+ points at change, the places do not). For NULL, a view with no threads (every inline
+ call then calls `vpp_ipfix_buffer_get`).
+ */
+struct vpp_ipfix_fast_path_t vpp_ipfix_fast_path_get(const struct vpp_ipfix_main_t *main);
 
 /*
  VPP's `vnet_ipfix_exp_get_buffer`: the thread's current buffer for the report, or a
@@ -1142,3 +1196,46 @@ int32_t vpp_ipfix_timer_stop(struct vpp_ipfix_main_t *main);
 #endif  // __cplusplus
 
 #endif  /* VPP_IPFIX_H */
+
+/* After the include guard cbindgen closes, so guarded apart. */
+#ifndef VPP_IPFIX_INLINE_H
+#define VPP_IPFIX_INLINE_H
+
+/* The distance between two threads' memos (vpp_ipfix_fast_path_t.memos): each has
+   its own 128 bytes. */
+#define VPP_IPFIX_THREAD_MEMO_STRIDE 128
+
+/* vpp_ipfix_buffer_get for callers that want its per-record case without a call, as
+   VPP's own hot functions are inline: when thread `thread_index` last used this
+   (exporter, report), no configuration call ran since, and its packet has a buffer,
+   that buffer; otherwise exactly what vpp_ipfix_buffer_get returns. `fp` is
+   vpp_ipfix_fast_path_get (main), taken once (it stays valid while `main` lives).
+   The memo it reads is the one the library keeps for that thread; the threading
+   rule of the per-thread calls applies. */
+static inline void *
+vpp_ipfix_buffer_get_inline (const vpp_ipfix_fast_path_t *fp,
+			     const struct vpp_ipfix_main_t *main,
+			     uint32_t exporter_index, uint32_t report_index,
+			     uint32_t thread_index, int32_t *error_out)
+{
+  if (thread_index < fp->n_threads)
+    {
+      const vpp_ipfix_thread_memo_t *memo =
+	(const vpp_ipfix_thread_memo_t *) (fp->memos +
+					   (size_t) thread_index *
+					     VPP_IPFIX_THREAD_MEMO_STRIDE);
+      uint64_t key = ((uint64_t) exporter_index << 32) | report_index;
+
+      if (memo->key == key && memo->generation == *fp->generation &&
+	  memo->ptd->packet.data != NULL)
+	{
+	  if (error_out)
+	    *error_out = 0;
+	  return memo->ptd->buffer;
+	}
+    }
+  return vpp_ipfix_buffer_get (main, exporter_index, report_index,
+			       thread_index, error_out);
+}
+
+#endif /* VPP_IPFIX_INLINE_H */

@@ -30,10 +30,15 @@ fn every_exported_function_is_documented() {
     for (i, line) in lines.iter().enumerate() {
         let declares = line.contains("vpp_ipfix_")
             && line.contains('(')
-            && !line.starts_with(' ')
-            && !line.starts_with('#')
+            && !line.starts_with([' ', '\t', '#'])
+            && !line.starts_with("/*")
             && !line.starts_with("typedef");
-        if declares && (i == 0 || !lines[i - 1].trim_end().ends_with("*/")) {
+        // GNU style puts an inline function's return type on the line before.
+        let doc_line = match i.checked_sub(1).map(|p| lines[p]) {
+            Some(prev) if prev.starts_with("static inline") => i.checked_sub(2),
+            _ => i.checked_sub(1),
+        };
+        if declares && !doc_line.is_some_and(|d| lines[d].trim_end().ends_with("*/")) {
             undocumented.push(line.to_string());
         }
     }

@@ -109,6 +109,10 @@ typedef struct flow_report_main
   /* The exporting process all of the above is a view of. */
   struct vpp_ipfix_main_t *core;
 
+  /* Where vnet_ipfix_exp_get_buffer finds each worker's memo of the report it
+     last used, for the inline per-record case (vpp_ipfix_fast_path_get). */
+  vpp_ipfix_fast_path_t core_fast_path;
+
   /* Seconds a per-thread packet may wait for records; 0 = no idle flush. */
   f64 idle_flush_max_age;
 

@@ -170,8 +170,9 @@ vnet_ipfix_exp_get_buffer (vlib_main_t *vm, ipfix_exporter_t *exp,
   if (report_index == ~0)
     return 0;
 
-  b0 = vpp_ipfix_buffer_get (flow_report_main.core, exp_index, report_index,
-			     thread_index, 0);
+  b0 = vpp_ipfix_buffer_get_inline (&flow_report_main.core_fast_path,
+				    flow_report_main.core, exp_index,
+				    report_index, thread_index, 0);
   /* VPP callers grow current_length as they write, from the headers on. */
   if (b0)
     b0->current_length = fr->per_thread_data[thread_index].next_data_offset;
@@ -228,6 +229,8 @@ flow_report_init (vlib_main_t *vm)
   if (rv)
     return clib_error_return (0, "vpp-ipfix: cannot create exporter: %s",
 			      vpp_ipfix_strerror (rv));
+
+  frm->core_fast_path = vpp_ipfix_fast_path_get (frm->core);
 
   /* Exporter 0 always exists, for backwards compatibility. */
   frm->exporters = vpp_ipfix_exporter_get (frm->core, 0);

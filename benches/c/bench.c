@@ -8,6 +8,8 @@
 		   packet.data + next_data_offset, advance the offset and the
 		   count, and vpp_ipfix_buffer_send when the next record would
 		   pass the MTU
+     ours-get-inline  the same with vpp_ipfix_buffer_get_inline (the header's
+		   inline form of the per-record case)
      ours-append   vpp_ipfix_record_append for every record
      ours-reserve  vpp_ipfix_record_reserve + memcpy for every record
      ours-batch    vpp_ipfix_records_append for 32 records at a time (a
@@ -280,6 +282,7 @@ op_now (void *ctx)
 typedef enum
 {
   K_OURS_GET,
+  K_OURS_GET_INLINE,
   K_OURS_APPEND,
   K_OURS_RESERVE,
   K_OURS_BATCH,
@@ -293,9 +296,9 @@ typedef enum
 } kind_t;
 
 static const char *kind_names[] = {
-  "ours-get",	"ours-append",	  "ours-reserve", "ours-batch",
-  "plainc-get", "plainc-append",  "floor",	  "libfixbuf",
-  "udp-ours",	"udp-ours-batch", "udp-bare",
+  "ours-get",	"ours-get-inline", "ours-append",    "ours-reserve",
+  "ours-batch", "plainc-get",	   "plainc-append",  "floor",
+  "libfixbuf",	"udp-ours",	   "udp-ours-batch", "udp-bare",
 };
 
 typedef struct
@@ -329,7 +332,8 @@ typedef struct
   vpp_ipfix_main_t *main;
   uint32_t report[MAX_THREADS]; /* the report thread t exports on */
   const flow_report_t *fr[MAX_THREADS];
-  uint32_t data_limit; /* where the last record of a packet must end */
+  vpp_ipfix_fast_path_t fp; /* for ours-get-inline */
+  uint32_t data_limit;	    /* where the last record of a packet must end */
   /* floor */
   uint8_t *floor_buf[MAX_THREADS];
   /* libfixbuf */
@@ -438,6 +442,7 @@ ours_setup (ctx_t *x, int standalone)
     }
   for (int t = 0; t < c->threads; t++)
     x->fr[t] = vpp_ipfix_report_get (x->main, 0, x->report[t]);
+  x->fp = vpp_ipfix_fast_path_get (x->main);
   rv = vpp_ipfix_templates_send_due (x->main, NULL, NULL);
   if (rv)
     die ("vpp_ipfix_templates_send_due", rv);
@@ -471,6 +476,35 @@ loop_ours_get (ctx_t *x, uint32_t t, uint64_t n, uint64_t first)
     {
       if (UNLIKELY (!vpp_ipfix_buffer_get (main, 0, r, t, &err)))
 	die ("vpp_ipfix_buffer_get", err);
+      memcpy (ptd->packet.data + ptd->next_data_offset, record_at (i),
+	      REC_SIZE);
+      ptd->next_data_offset += REC_SIZE;
+      ptd->n_data_records++;
+      if ((uint32_t) ptd->next_data_offset + REC_SIZE > limit)
+	vpp_ipfix_buffer_send (main, 0, r, t);
+      if (work)
+	w = other_work (w, work);
+    }
+  vpp_ipfix_buffer_send (main, 0, r, t);
+  host_threads[t].check += w;
+}
+
+static void NOINLINE
+loop_ours_get_inline (ctx_t *x, uint32_t t, uint64_t n, uint64_t first)
+{
+  vpp_ipfix_main_t *main = x->main;
+  const vpp_ipfix_fast_path_t *fp = &x->fp;
+  uint32_t r = x->report[t];
+  flow_report_per_thread_t *ptd = &x->fr[t]->per_thread_data[t];
+  uint32_t limit = x->data_limit;
+  uint32_t work = x->c->work;
+  uint64_t w = t;
+  int32_t err;
+
+  for (uint64_t i = first; i < first + n; i++)
+    {
+      if (UNLIKELY (!vpp_ipfix_buffer_get_inline (fp, main, 0, r, t, &err)))
+	die ("vpp_ipfix_buffer_get_inline", err);
       memcpy (ptd->packet.data + ptd->next_data_offset, record_at (i),
 	      REC_SIZE);
       ptd->next_data_offset += REC_SIZE;
@@ -1140,6 +1174,8 @@ loop_of (kind_t k)
     {
     case K_OURS_GET:
       return loop_ours_get;
+    case K_OURS_GET_INLINE:
+      return loop_ours_get_inline;
     case K_OURS_APPEND:
       return loop_ours_append;
     case K_OURS_RESERVE:
@@ -1173,6 +1209,7 @@ setup (ctx_t *x)
   switch (x->c->kind)
     {
     case K_OURS_GET:
+    case K_OURS_GET_INLINE:
     case K_OURS_APPEND:
     case K_OURS_RESERVE:
     case K_OURS_BATCH:
@@ -1208,6 +1245,7 @@ teardown (ctx_t *x)
   switch (x->c->kind)
     {
     case K_OURS_GET:
+    case K_OURS_GET_INLINE:
     case K_OURS_APPEND:
     case K_OURS_RESERVE:
     case K_OURS_BATCH:
@@ -1344,9 +1382,10 @@ static void
 build_cases (void)
 {
   static const uint32_t mtus[] = { 1450, 512 };
-  static const kind_t lib_kinds[] = { K_OURS_GET,     K_PLAINC_GET,
-				      K_OURS_APPEND,  K_PLAINC_APPEND,
-				      K_OURS_RESERVE, K_OURS_BATCH };
+  static const kind_t lib_kinds[] = { K_OURS_GET,      K_OURS_GET_INLINE,
+				      K_PLAINC_GET,    K_OURS_APPEND,
+				      K_PLAINC_APPEND, K_OURS_RESERVE,
+				      K_OURS_BATCH };
 
   for (int m = 0; m < 2; m++)
     {
@@ -1363,6 +1402,7 @@ build_cases (void)
       for (int shared = 0; shared < 2; shared++)
 	{
 	  add_case (K_OURS_GET, mtu, 0, 0, 2, shared, 0);
+	  add_case (K_OURS_GET_INLINE, mtu, 0, 0, 2, shared, 0);
 	  add_case (K_PLAINC_GET, mtu, 0, 0, 2, shared, 0);
 	  add_case (K_OURS_APPEND, mtu, 0, 0, 2, shared, 0);
 	}

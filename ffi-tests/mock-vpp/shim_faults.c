@@ -70,6 +70,7 @@ teardown (void)
   mock_set_thread (0);
   vpp_ipfix_main_destroy (frm->core);
   frm->core = 0;
+  frm->core_fast_path = vpp_ipfix_fast_path_get (0);
   for (i = 0; i < IPFIX_EXPORTERS_MAX; i++)
     vec_free (frm->template_sent[i]);
   CHECK_EQ (mock_live_buffers (), mock_n_puts ());

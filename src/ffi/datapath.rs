@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use super::boundary::write_out;
 use super::instance::vpp_ipfix_main_t;
-use super::thread_cache::Hit;
+use super::thread_cache::{vpp_ipfix_fast_path_t, Hit};
 use super::threads::InsideDatapath;
 use crate::datapath::{room_in_current, DataPath};
 use crate::error::{Error, Result};
@@ -149,6 +149,21 @@ unsafe fn hot_room<'m>(
     let inside = InsideDatapath::enter_untimed(&m.threads);
     let room = room_in_current(hit.exp, m.instance.host_writes_ip_udp(), hit.ptd, size)?;
     Some((inside, hit.ptd.packet.bytes_mut().get_mut(room)?))
+}
+
+/// Where the header's `vpp_ipfix_buffer_get_inline` finds each thread's memo of the
+/// (exporter, report) it last used: valid until the instance is destroyed (the memos it
+/// points at change, the places do not). For NULL, a view with no threads (every inline
+/// call then calls `vpp_ipfix_buffer_get`).
+#[no_mangle]
+pub extern "C" fn vpp_ipfix_fast_path_get(main: *const vpp_ipfix_main_t) -> vpp_ipfix_fast_path_t {
+    ffi_boundary! {
+        // SAFETY: NULL or a live instance (contract).
+        match unsafe { main.as_ref() } {
+            Some(m) => m.caches.fast_path(),
+            None => vpp_ipfix_fast_path_t::empty(),
+        }
+    }
 }
 
 /// Calls that hand the thread's packet to the caller to write into after they return

@@ -14,7 +14,7 @@ pub mod exporter;
 pub mod instance;
 pub mod os;
 pub mod report;
-mod thread_cache;
+pub mod thread_cache;
 mod threads;
 pub mod timer;
 mod zeroable;

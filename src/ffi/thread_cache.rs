@@ -5,6 +5,7 @@
 //! because configuration and per-thread calls never overlap (the barrier rule).
 
 use std::cell::UnsafeCell;
+use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::counters::ThreadCounters;
@@ -12,20 +13,47 @@ use crate::instance::Instance;
 use crate::types::{flow_report_per_thread_t, flow_report_t, ipfix_exporter_t};
 
 /// What a thread's last successful lookup found, for the generation it was made in.
+/// C reads it too: `vpp_ipfix_buffer_get_inline` in the header compares `key` and
+/// `generation` and takes `ptd`, so the layout is part of the ABI (read only; the
+/// library alone writes it).
+#[repr(C)]
 #[derive(Clone, Copy)]
-struct Memo {
-    generation: u64,
+pub struct vpp_ipfix_thread_memo_t {
+    /// The instance's generation when the memo was made (0: never).
+    pub generation: u64,
     /// `(exporter_index << 32) | report_index`.
-    key: u64,
-    exp: *const ipfix_exporter_t,
-    report: *const flow_report_t,
-    counters: *const ThreadCounters,
-    ptd: *mut flow_report_per_thread_t,
+    pub key: u64,
+    pub exp: *const ipfix_exporter_t,
+    pub report: *const flow_report_t,
+    /// The thread's counters of the report (opaque to C).
+    pub counters: *const c_void,
+    /// The thread's entry of the report's `per_thread_data`.
+    pub ptd: *mut flow_report_per_thread_t,
 }
 
-/// One thread's memo, on its own cache lines (written by that thread only).
+type Memo = vpp_ipfix_thread_memo_t;
+
+/// One thread's memo, on its own cache lines (written by that thread only);
+/// `VPP_IPFIX_THREAD_MEMO_STRIDE` in the header.
 #[repr(align(128))]
 struct ThreadMemo(UnsafeCell<Memo>);
+
+/// The header's `VPP_IPFIX_THREAD_MEMO_STRIDE`.
+pub const THREAD_MEMO_STRIDE: usize = 128;
+const _: () = assert!(std::mem::size_of::<ThreadMemo>() == THREAD_MEMO_STRIDE);
+
+/// Where C finds the memos (`vpp_ipfix_fast_path_get`): valid while the instance lives,
+/// read only by each thread for its own index, as the per-thread calls are.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct vpp_ipfix_fast_path_t {
+    /// The instance's current generation; a memo of another is stale.
+    pub generation: *const u64,
+    /// `n_threads` memos, `VPP_IPFIX_THREAD_MEMO_STRIDE` bytes apart.
+    pub memos: *const u8,
+    /// 0 for a NULL instance: every inline call then takes the function.
+    pub n_threads: u32,
+}
 
 // SAFETY: entry `t` is read and written only by the thread calling with thread index
 // `t` (the C threading rule: never two threads with one index), and configuration,
@@ -47,6 +75,23 @@ pub(crate) struct Hit<'m> {
     pub(crate) ptd: &'m mut flow_report_per_thread_t,
 }
 
+impl vpp_ipfix_fast_path_t {
+    /// No threads: every inline call takes the function, which says what is wrong.
+    pub(crate) fn empty() -> Self {
+        vpp_ipfix_fast_path_t {
+            generation: std::ptr::null(),
+            memos: std::ptr::null(),
+            n_threads: 0,
+        }
+    }
+}
+
+impl super::boundary::PanicDefault for vpp_ipfix_fast_path_t {
+    fn panic_default() -> Self {
+        Self::empty()
+    }
+}
+
 impl ThreadCaches {
     pub(crate) fn new(n_threads: u32) -> Self {
         let empty = Memo {
@@ -62,6 +107,15 @@ impl ThreadCaches {
             memos: (0..n_threads)
                 .map(|_| ThreadMemo(UnsafeCell::new(empty)))
                 .collect(),
+        }
+    }
+
+    /// Where C's inline fast path finds the memos and the generation.
+    pub(crate) fn fast_path(&self) -> vpp_ipfix_fast_path_t {
+        vpp_ipfix_fast_path_t {
+            generation: &self.generation,
+            memos: self.memos.as_ptr().cast(),
+            n_threads: self.memos.len() as u32,
         }
     }
 
@@ -131,7 +185,7 @@ impl ThreadCaches {
             Hit {
                 exp: &*memo.exp,
                 report: &*memo.report,
-                counters: &*memo.counters,
+                counters: &*memo.counters.cast::<ThreadCounters>(),
                 ptd: &mut *memo.ptd,
             }
         }
@@ -163,8 +217,22 @@ impl ThreadCaches {
             key,
             exp,
             report,
-            counters,
+            counters: (counters as *const ThreadCounters).cast(),
             ptd,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The header's inline fast path steps through the memos by this literal.
+    #[test]
+    fn the_headers_stride_is_the_memos() {
+        let header = include_str!("../../include/vpp_ipfix.h");
+        let define = format!("#define VPP_IPFIX_THREAD_MEMO_STRIDE {THREAD_MEMO_STRIDE}\n");
+        assert!(header.contains(&define), "{define}");
+        assert_eq!(std::mem::align_of::<ThreadMemo>(), THREAD_MEMO_STRIDE);
     }
 }
