@@ -913,7 +913,9 @@ int32_t vpp_ipfix_exporter_config_init(struct vpp_ipfix_exporter_config_t *confi
  VPP's checks: a collector needs a source (-7), of the same family (-97); path MTU
  68..1450 (-7); template interval not 0 (-7); and ours: an address family other than
  AF_IP4/AF_IP6 (-73); every existing report's template (-1004) and fixed-size record
- (-1003) must fit the new MTU and family. Changing collector, source or port resets the exporter's streams
+ (-1003) must fit the new MTU and family; another exporter must not already send on
+ the same session (collector, port, source and, in VPP, table: -81), which a collector
+ could not tell apart. Changing collector, source or port resets the exporter's streams
  (sequence 0, templates re-sent); packets under construction are sent first with the
  old settings. Workers quiesced. On error nothing changes.
  */
@@ -923,7 +925,7 @@ int32_t vpp_ipfix_exporter_set(struct vpp_ipfix_main_t *main,
 
 /*
  VPP's exporter create: updates the exporter already using this collector, or takes a
- free slot (-7 when every slot is used). Writes the index to `*exporter_index_out`.
+ free slot (-7 when every slot is used); the checks of `vpp_ipfix_exporter_set`. Writes the index to `*exporter_index_out`.
  Workers quiesced.
  */
 int32_t vpp_ipfix_exporter_create(struct vpp_ipfix_main_t *main,

@@ -160,6 +160,19 @@ impl ValidSettings {
     }
 
     /// Writes the settings into the C-visible exporter.
+    /// True when `exp`, enabled, would send on the transport session these settings
+    /// make: same collector, port and source, in the same table where the host has
+    /// tables (VPP's FIBs; a socket host has one). A collector cannot tell two
+    /// exporters on one session apart: their templates and sequence numbers would mix.
+    pub fn same_session(&self, exp: &ipfix_exporter_t, host_writes_ip_udp: bool) -> bool {
+        is_enabled(exp)
+            && !self.collector.is_zero()
+            && exp.ipfix_collector == self.collector
+            && exp.collector_port == self.collector_port
+            && exp.src_address == self.src_address
+            && (host_writes_ip_udp || exp.fib_index == self.fib_index)
+    }
+
     pub fn apply(&self, exp: &mut ipfix_exporter_t) {
         exp.ipfix_collector = self.collector;
         exp.collector_port = self.collector_port;

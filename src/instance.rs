@@ -142,6 +142,14 @@ impl Instance {
         self.check_exporter(index)?;
         let settings = config.validate(self.host_writes_ip_udp)?;
         let i = index as usize;
+        let taken = (0..self.exporters.len()).any(|j| {
+            j != i
+                && self.state[j].in_use
+                && settings.same_session(&self.exporters[j], self.host_writes_ip_udp)
+        });
+        if taken {
+            return Err(Error::VPP_IPFIX_ERROR_VALUE_EXIST);
+        }
         let framing = Framing {
             is_ip6: settings.collector.is_ip6(),
             host_writes_ip_udp: self.host_writes_ip_udp,

@@ -140,3 +140,41 @@ fn an_offset_handed_back_inside_the_headers_drops_the_packet() {
     }
     assert_eq!((decoded, counters.data_records), (1, 1));
 }
+
+/// fuzz/corpus/api_sequence/two_exporters_one_session (the 30-minute campaign): two
+/// exporters set to the same collector, port and source sent on one transport session,
+/// each with its own template 256 and sequence numbers, so a collector decoded one's
+/// data with the other's template. Setting an exporter to a session another one uses is
+/// now refused (-81), through set and create alike; a different source or port is fine.
+#[test]
+fn two_exporters_cannot_share_a_transport_session() {
+    let capture = Capture::new(1_700_000_000.0);
+    let mut inst = Instance::new(Box::new(capture.clone()), 1, 0).unwrap();
+    let config = |src: u8, port: u16| vpp_ipfix_exporter_config_t {
+        collector: ip_address_t::v4([192, 0, 2, 1]),
+        collector_port: port,
+        src_address: ip_address_t::v4([192, 0, 2, src]),
+        ..Default::default()
+    };
+    inst.exporter_set(0, &config(2, 4739)).unwrap();
+    let other = inst
+        .exporter_create(&vpp_ipfix_exporter_config_t {
+            collector: ip_address_t::v4([192, 0, 2, 9]),
+            ..config(2, 4739)
+        })
+        .unwrap();
+    let exists = Err(vpp_ipfix::Error::VPP_IPFIX_ERROR_VALUE_EXIST);
+    assert_eq!(inst.exporter_set(other, &config(2, 4739)), exists);
+    assert_eq!(
+        inst.exporter(other).unwrap().ipfix_collector,
+        ip_address_t::v4([192, 0, 2, 9]),
+        "nothing changed"
+    );
+    inst.exporter_set(other, &config(3, 4739)).unwrap();
+    inst.exporter_set(other, &config(2, 4740)).unwrap();
+    // Create finds exporter 0 by its collector and updates it: no second session.
+    assert_eq!(inst.exporter_create(&config(2, 4739)), Ok(0));
+    // A disabled exporter uses no session.
+    inst.exporter_set(0, &vpp_ipfix_exporter_config_t::default()).unwrap();
+    inst.exporter_set(other, &config(2, 4739)).unwrap();
+}
