@@ -915,9 +915,9 @@ int32_t vpp_ipfix_exporter_config_init(struct vpp_ipfix_exporter_config_t *confi
  AF_IP4/AF_IP6 (-73); every existing report's template (-1004) and fixed-size record
  (-1003) must fit the new MTU and family; another exporter must not already send on
  the same session (collector, port, source and, in VPP, table: -81), which a collector
- could not tell apart. Changing collector, source or port resets the exporter's streams
- (sequence 0, templates re-sent); packets under construction are sent first with the
- old settings. Workers quiesced. On error nothing changes.
+ could not tell apart. Changing collector, source, port or (in VPP) table resets the
+ exporter's streams (sequence 0, templates re-sent); packets under construction are
+ sent first with the old settings. Workers quiesced. On error nothing changes.
  */
 int32_t vpp_ipfix_exporter_set(struct vpp_ipfix_main_t *main,
                                uint32_t exporter_index,

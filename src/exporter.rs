@@ -152,11 +152,15 @@ impl vpp_ipfix_exporter_config_t {
 
 impl ValidSettings {
     /// True when applying these settings must reset the exporter's streams (VPP resets
-    /// when the collector, source or port change).
-    pub fn resets(&self, exp: &ipfix_exporter_t) -> bool {
+    /// when the collector, source or port change; we also when the table does, where
+    /// the host has tables: the new path may reach another collector, which needs the
+    /// templates).
+    pub fn resets(&self, exp: &ipfix_exporter_t, host_writes_ip_udp: bool) -> bool {
         exp.ipfix_collector != self.collector
             || exp.src_address != self.src_address
             || exp.collector_port != self.collector_port
+            // Another table reaches another collector (VPP's FIBs; a socket host has one).
+            || (!host_writes_ip_udp && exp.fib_index != self.fib_index)
     }
 
     /// Writes the settings into the C-visible exporter.

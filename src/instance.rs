@@ -163,7 +163,7 @@ impl Instance {
             return Err(Error::VPP_IPFIX_ERROR_RECORD_TOO_BIG);
         }
         self.flush_exporter(index);
-        let resets = settings.resets(&self.exporters[i]);
+        let resets = settings.resets(&self.exporters[i], self.host_writes_ip_udp);
         settings.apply(&mut self.exporters[i]);
         let st = &mut self.state[i];
         st.reliability_options = settings.reliability_options;

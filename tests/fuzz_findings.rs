@@ -175,6 +175,64 @@ fn two_exporters_cannot_share_a_transport_session() {
     // Create finds exporter 0 by its collector and updates it: no second session.
     assert_eq!(inst.exporter_create(&config(2, 4739)), Ok(0));
     // A disabled exporter uses no session.
-    inst.exporter_set(0, &vpp_ipfix_exporter_config_t::default()).unwrap();
+    inst.exporter_set(0, &vpp_ipfix_exporter_config_t::default())
+        .unwrap();
     inst.exporter_set(other, &config(2, 4739)).unwrap();
+}
+
+/// fuzz/corpus/api_sequence/new_fib_resets: an exporter moved to another table (VPP's
+/// FIB) kept its streams, so the collector that table reaches got data without a
+/// template. A new table now resets the streams as a new collector does: the packets
+/// under construction leave first, then templates again and sequence numbers from 0.
+#[test]
+fn a_new_table_resets_the_streams() {
+    let capture = Capture::new(1_700_000_000.0);
+    let mut inst = Instance::new(Box::new(capture.clone()), 1, 0).unwrap();
+    let config = |fib_index| vpp_ipfix_exporter_config_t {
+        collector: ip_address_t::v4([192, 0, 2, 1]),
+        src_address: ip_address_t::v4([192, 0, 2, 2]),
+        fib_index,
+        ..Default::default()
+    };
+    inst.exporter_set(0, &config(u32::MAX)).unwrap();
+    let spec = ReportSpec {
+        domain_id: 1,
+        src_port: 30001,
+        fields: vec![FieldSpec::new(8, 4)],
+        ..Default::default()
+    };
+    let r = inst
+        .report_add(0, spec)
+        .map_err(|e| e.error)
+        .unwrap()
+        .report_index;
+    inst.send_due_templates();
+    let append = |inst: &mut Instance, b: u8| {
+        inst.with_worker(0, r, 0, |dp, ptd| dp.append(ptd, &[10, 0, 0, b]))
+            .unwrap()
+            .unwrap()
+    };
+    append(&mut inst, 1);
+    inst.exporter_set(0, &config(7)).unwrap();
+    append(&mut inst, 2);
+    inst.send_due_templates();
+    inst.flush_all();
+    let seen: Vec<(u32, bool, u32, u32)> = capture
+        .take_packets()
+        .iter()
+        .map(|p| {
+            let d = parse_ip_udp(&p.bytes).unwrap();
+            let seq = u32::from_be_bytes(d.payload[8..12].try_into().unwrap());
+            (p.info.fib_index, p.info.is_template, p.info.records, seq)
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (u32::MAX, true, 0, 0),
+            (u32::MAX, false, 1, 0),
+            (7, true, 0, 0),
+            (7, false, 1, 0)
+        ]
+    );
 }

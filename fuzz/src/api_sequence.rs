@@ -262,12 +262,20 @@ impl Harness {
     }
 
     /// (collector, source, port) of each exporter slot, `None` when not in use.
-    fn exporters(&self) -> Vec<Option<(ip_address_t, ip_address_t, u16)>> {
+    /// Each exporter's session: collector, source, port and table (the in-memory host
+    /// has tables, as VPP does: a new one resets the streams too).
+    fn exporters(&self) -> Vec<Option<(ip_address_t, ip_address_t, u16, u32)>> {
         (0..u32::from(EXPORTER_INDICES))
             .map(|e| {
                 // SAFETY: the library's own exporter, read between calls.
-                unsafe { vpp_ipfix_exporter_get(self.main, e).as_ref() }
-                    .map(|x| (x.ipfix_collector, x.src_address, x.collector_port))
+                unsafe { vpp_ipfix_exporter_get(self.main, e).as_ref() }.map(|x| {
+                    (
+                        x.ipfix_collector,
+                        x.src_address,
+                        x.collector_port,
+                        x.fib_index,
+                    )
+                })
             })
             .collect()
     }

@@ -26,9 +26,9 @@ pub extern "C" fn vpp_ipfix_exporter_config_init(config: *mut vpp_ipfix_exporter
 /// AF_IP4/AF_IP6 (-73); every existing report's template (-1004) and fixed-size record
 /// (-1003) must fit the new MTU and family; another exporter must not already send on
 /// the same session (collector, port, source and, in VPP, table: -81), which a collector
-/// could not tell apart. Changing collector, source or port resets the exporter's streams
-/// (sequence 0, templates re-sent); packets under construction are sent first with the
-/// old settings. Workers quiesced. On error nothing changes.
+/// could not tell apart. Changing collector, source, port or (in VPP) table resets the
+/// exporter's streams (sequence 0, templates re-sent); packets under construction are
+/// sent first with the old settings. Workers quiesced. On error nothing changes.
 #[no_mangle]
 pub extern "C" fn vpp_ipfix_exporter_set(
     main: *mut vpp_ipfix_main_t,
