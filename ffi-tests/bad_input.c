@@ -13,6 +13,7 @@
 #include "test_check.h"
 #include "test_fixture.h"
 #include "test_host.h"
+#include "test_snapshot.h"
 
 #define N_THREADS  2
 #define START_TIME 1700000000.0
@@ -57,81 +58,6 @@ add_fp (fixture_t *f)
   return rv;
 }
 
-/* What a failed call must leave alone: exporter e, its first report and
-   stream, its counters, and the host's packets and buffers. */
-typedef struct
-{
-  ipfix_exporter_t exp;
-  flow_report_t report0;
-  flow_report_stream_t stream0;
-  int has_report0, has_stream0;
-  vpp_ipfix_counters_t counters;
-  uint32_t n_reports, n_streams;
-  size_t n_packets;
-  uint64_t live, allocs;
-} snapshot_t;
-
-static void
-take_snapshot (fixture_t *f, uint32_t e, snapshot_t *s)
-{
-  const ipfix_exporter_t *exp = vpp_ipfix_exporter_get (f->main, e);
-  const flow_report_t *fr = vpp_ipfix_report_get (f->main, e, 0);
-  const flow_report_stream_t *st = vpp_ipfix_stream_get (f->main, e, 0);
-
-  memset (s, 0, sizeof (*s));
-  if (exp)
-    memcpy (&s->exp, exp, sizeof (s->exp));
-  s->has_report0 = fr != NULL;
-  if (fr)
-    memcpy (&s->report0, fr, sizeof (s->report0));
-  s->has_stream0 = st != NULL;
-  if (st)
-    memcpy (&s->stream0, st, sizeof (s->stream0));
-  vpp_ipfix_exporter_counters (f->main, e, &s->counters);
-  vpp_ipfix_exporter_sizes (f->main, e, &s->n_reports, &s->n_streams);
-  s->n_packets = test_host_n_packets (f->host);
-  s->live = test_host_live_buffers (f->host);
-  s->allocs = test_host_allocs (f->host);
-}
-
-static void
-note_change (int *same, int equal, const char *what)
-{
-  if (!equal)
-    {
-      printf ("  changed: %s\n", what);
-      *same = 0;
-    }
-}
-
-/* Prints what differs; 1 when nothing does. */
-static int
-unchanged (fixture_t *f, uint32_t e, const snapshot_t *before)
-{
-  snapshot_t now;
-  int same = 1;
-
-  take_snapshot (f, e, &now);
-#define EQ(field) (memcmp (&now.field, &before->field, sizeof (now.field)) == 0)
-  note_change (&same, test_exporter_equal (&now.exp, &before->exp), "exporter");
-  note_change (&same, EQ (has_report0), "report 0 presence");
-  note_change (&same, test_report_equal (&now.report0, &before->report0),
-	       "report 0");
-  note_change (&same, EQ (has_stream0), "stream 0 presence");
-  note_change (&same, test_stream_equal (&now.stream0, &before->stream0),
-	       "stream 0");
-  note_change (&same, EQ (counters), "exporter counters");
-  note_change (&same, EQ (n_reports), "number of reports");
-  note_change (&same, EQ (n_streams), "number of streams");
-  note_change (&same, EQ (n_packets), "packets sent");
-  note_change (&same, EQ (live), "live buffers");
-  note_change (&same, EQ (allocs), "buffers allocated");
-#undef EQ
-  return same;
-}
-
-#define CHECK_UNCHANGED(f, e, s) CHECK (unchanged ((f), (e), (s)))
-
 /* Every function, with NULL for each of its pointer arguments. */
 static void
 test_null_pointers (void)
@@ -173,7 +99,7 @@ test_null_pointers (void)
   cfg2.collector = test_ip4 (127, 0, 0, 9);
   ops = test_host_ops (f.host);
   snprintf (pcap, sizeof (pcap), "/tmp/bad_input-%d.pcap", (int) getpid ());
-  take_snapshot (&f, 0, &s);
+  take_snapshot (&f, &s);
 
   /* Per-thread calls. */
   err = 0;
@@ -258,7 +184,7 @@ test_null_pointers (void)
   CHECK_EQ (vpp_ipfix_template_is_due (NULL, 0, 0, START_TIME, &due), -1001);
   CHECK_EQ (vpp_ipfix_template_is_due (f.main, 0, 0, START_TIME, NULL), -1001);
   CHECK_UEQ (due, 99);
-  CHECK_UNCHANGED (&f, 0, &s);
+  CHECK_UNCHANGED (&f, &s);
 
   /* Out-pointers documented as optional may be NULL in a call that works. */
   CHECK_EQ (vpp_ipfix_report_add_del (f.main, 0, &args, NULL), 0);
@@ -309,7 +235,7 @@ test_out_of_range_indices (void)
   rc.n_fields = 1;
   rc.opaque.as_uword = 3;
   op.as_uword = 1;
-  take_snapshot (&f, 0, &s);
+  take_snapshot (&f, &s);
 
   for (i = 0; i < sizeof (bad_exporters) / sizeof (bad_exporters[0]); i++)
     {
@@ -379,7 +305,7 @@ test_out_of_range_indices (void)
   CHECK_UEQ (u, 99);
   CHECK_UEQ (tid, 99);
   CHECK_UEQ (due, 99);
-  CHECK_UNCHANGED (&f, 0, &s);
+  CHECK_UNCHANGED (&f, &s);
   fixture_fini (&f);
 }
 
@@ -479,12 +405,12 @@ test_bad_exporter_settings (void)
     return;
   enable_ipv4 (&f, 512);
   add_fp (&f);
-  take_snapshot (&f, 0, &s);
+  take_snapshot (&f, &s);
   for (i = 0; i < sizeof (bad_mtus) / sizeof (bad_mtus[0]); i++)
     {
       c = ipv4_config (bad_mtus[i]);
       CHECK_EQ (vpp_ipfix_exporter_set (f.main, 0, &c), -7);
-      CHECK_UNCHANGED (&f, 0, &s);
+      CHECK_UNCHANGED (&f, &s);
       c.collector = test_ip4 (127, 0, 0, 9);
       CHECK_EQ (vpp_ipfix_exporter_create (f.main, &c, &idx), -7);
       CHECK_NULL (vpp_ipfix_exporter_get (f.main, 1));
@@ -493,21 +419,21 @@ test_bad_exporter_settings (void)
   c = ipv4_config (512);
   c.template_interval = 0;
   CHECK_EQ (vpp_ipfix_exporter_set (f.main, 0, &c), -7);
-  CHECK_UNCHANGED (&f, 0, &s);
+  CHECK_UNCHANGED (&f, &s);
   c = ipv4_config (512);
   memset (&c.src_address, 0, sizeof (c.src_address));
   CHECK_EQ (vpp_ipfix_exporter_set (f.main, 0, &c), -7);
-  CHECK_UNCHANGED (&f, 0, &s);
+  CHECK_UNCHANGED (&f, &s);
   c = ipv4_config (512);
   c.src_address = test_ip6 ("fd00::2");
   CHECK_EQ (vpp_ipfix_exporter_set (f.main, 0, &c), -97);
-  CHECK_UNCHANGED (&f, 0, &s);
+  CHECK_UNCHANGED (&f, &s);
   /* An address family that is neither IPv4 nor IPv6. */
   c = ipv4_config (512);
   c.collector.version = 7;
   c.src_address.version = 7;
   CHECK_EQ (vpp_ipfix_exporter_set (f.main, 0, &c), -73);
-  CHECK_UNCHANGED (&f, 0, &s);
+  CHECK_UNCHANGED (&f, &s);
   fixture_fini (&f);
 }
 
@@ -548,7 +474,7 @@ test_report_too_big (void)
       many_fields[k].length = 4;
       many_fields[k].enterprise_number = 0;
     }
-  take_snapshot (&f, 0, &s);
+  take_snapshot (&f, &s);
 
   /* 400 fields: a 1652-byte template in a 512-byte MTU; 513: over the
      library's limit. */
@@ -567,7 +493,7 @@ test_report_too_big (void)
   CHECK_EQ (vpp_ipfix_report_add (f.main, 0, &rc, &idx, &tid), -1004);
   rc.n_fields = 513;
   CHECK_EQ (vpp_ipfix_report_add (f.main, 0, &rc, &idx, &tid), -1004);
-  CHECK_UNCHANGED (&f, 0, &s);
+  CHECK_UNCHANGED (&f, &s);
 
   /* One 600-byte field: the template fits, the record cannot. */
   a.report_elements = &big;
@@ -576,7 +502,7 @@ test_report_too_big (void)
   rc.fields = &big_field;
   rc.n_fields = 1;
   CHECK_EQ (vpp_ipfix_report_add (f.main, 0, &rc, &idx, &tid), -1003);
-  CHECK_UNCHANGED (&f, 0, &s);
+  CHECK_UNCHANGED (&f, &s);
   CHECK_UEQ (idx, 99);
   CHECK_UEQ (tid, 99);
 
@@ -592,10 +518,10 @@ test_report_too_big (void)
   a.report_elements = many;
   a.n_report_elements = 100; /* 452-byte template */
   CHECK_EQ (vpp_ipfix_report_add_del (f.main, 0, &a, &tid), 0);
-  take_snapshot (&f, 0, &s);
+  take_snapshot (&f, &s);
   c = ipv4_config (400);
   CHECK_EQ (vpp_ipfix_exporter_set (f.main, 0, &c), -1004);
-  CHECK_UNCHANGED (&f, 0, &s);
+  CHECK_UNCHANGED (&f, &s);
   fixture_fini (&f);
 }
 
@@ -614,7 +540,7 @@ test_bad_elements (void)
   if (fixture_init (&f))
     return;
   enable_ipv4 (&f, 512);
-  take_snapshot (&f, 0, &s);
+  take_snapshot (&f, &s);
 
   /* No elements and no rewrite callback to build the template. */
   a = fp_args (1);
@@ -630,7 +556,7 @@ test_bad_elements (void)
   rc.n_fields = 0;
   CHECK_EQ (vpp_ipfix_report_add (f.main, 0, &rc, NULL, &tid), -73);
   CHECK_UEQ (tid, 99);
-  CHECK_UNCHANGED (&f, 0, &s);
+  CHECK_UNCHANGED (&f, &s);
 
   /* Elements that cannot be encoded: length 0, an id past 15 bits, a
      length past 16 bits (codes not documented: any error will do). */
@@ -648,7 +574,7 @@ test_bad_elements (void)
   bad[0].size = 70000;
   rv = vpp_ipfix_report_add_del (f.main, 0, &a, &tid);
   CHECK (rv < 0);
-  CHECK_UNCHANGED (&f, 0, &s);
+  CHECK_UNCHANGED (&f, &s);
   fixture_fini (&f);
 }
 
@@ -672,7 +598,7 @@ test_record_sizes (void)
       fixture_fini (&f);
       return;
     }
-  take_snapshot (&f, 0, &s);
+  take_snapshot (&f, &s);
   err = 0;
   CHECK_NULL (vpp_ipfix_record_reserve (f.main, 0, 0, 1, 0, &err));
   CHECK_EQ (err, -73);
@@ -689,7 +615,7 @@ test_record_sizes (void)
   CHECK_EQ (vpp_ipfix_record_append (f.main, 0, 0, 1, big, 1500), -1003);
   CHECK_EQ (vpp_ipfix_record_append (f.main, 0, 0, 1, big, 65536), -1003);
   CHECK_EQ (vpp_ipfix_record_append (f.main, 0, 0, 1, big, 70000), -1003);
-  CHECK_UNCHANGED (&f, 0, &s);
+  CHECK_UNCHANGED (&f, &s);
 
   /* The largest record that fits. */
   err = 99;
@@ -728,14 +654,14 @@ test_alloc_failure (void)
   enable_ipv4 (&f, 512);
   add_fp (&f);
   memset (rec, 0x33, sizeof (rec));
-  take_snapshot (&f, 0, &s);
+  take_snapshot (&f, &s);
 
   test_host_fail_allocs_after (f.host, 0);
   err = 0;
   CHECK_NULL (vpp_ipfix_buffer_get (f.main, 0, 0, 1, &err));
   CHECK_EQ (err, VPP_IPFIX_ERROR_NO_BUFFER);
   CHECK_EQ (vpp_ipfix_exporter_counters (f.main, 0, &c), 0);
-  CHECK_UEQ (c.alloc_failures, s.counters.alloc_failures + 1);
+  CHECK_UEQ (c.alloc_failures, s.exporters[0].counters.alloc_failures + 1);
   err = 0;
   CHECK_NULL (vpp_ipfix_record_reserve (f.main, 0, 0, 1, 56, &err));
   CHECK_EQ (err, -1002);
@@ -876,13 +802,13 @@ test_nothing_to_send (void)
     return;
   enable_ipv4 (&f, 512);
   add_fp (&f);
-  take_snapshot (&f, 0, &s);
+  take_snapshot (&f, &s);
   for (t = 0; t < N_THREADS; t++)
     CHECK_EQ (vpp_ipfix_buffer_send (f.main, 0, 0, t), 0);
   CHECK_EQ (vpp_ipfix_thread_flush_idle (f.main, 1, 0, &sent), 0);
   CHECK_UEQ (sent, 0);
   CHECK_EQ (vpp_ipfix_flush (f.main), 0);
-  CHECK_UNCHANGED (&f, 0, &s);
+  CHECK_UNCHANGED (&f, &s);
   fixture_fini (&f);
 }
 
@@ -899,7 +825,7 @@ test_disabled_exporter (void)
     return;
   add_fp (&f);
   memset (rec, 0x55, sizeof (rec));
-  take_snapshot (&f, 0, &s);
+  take_snapshot (&f, &s);
   err = 0;
   CHECK_NULL (vpp_ipfix_buffer_get (f.main, 0, 0, 1, &err));
   CHECK_EQ (err, VPP_IPFIX_ERROR_EXPORTER_DISABLED);
@@ -911,7 +837,7 @@ test_disabled_exporter (void)
   CHECK_EQ (vpp_ipfix_templates_send_due (f.main, &sent, NULL), 0);
   CHECK_UEQ (sent, 0);
   CHECK_EQ (vpp_ipfix_buffer_send (f.main, 0, 0, 1), 0);
-  CHECK_UNCHANGED (&f, 0, &s);
+  CHECK_UNCHANGED (&f, &s);
   fixture_fini (&f);
 }
 

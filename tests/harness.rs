@@ -8,60 +8,14 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::process::Command;
 
 use common::accounting::{check_sequences, decode_datagrams};
 use common::ipfix::{be_uint, Decoder, Record};
 use common::packet::datagrams_from_pcap;
-use common::programs::{build_ffi_tests, fields_of, num, text};
-
-/// Builds the harness once per variant (plain, sanitized) with ffi-tests/Makefile.
-fn harness_dir(sanitize: bool) -> PathBuf {
-    static PLAIN: OnceLock<PathBuf> = OnceLock::new();
-    static ASAN: OnceLock<PathBuf> = OnceLock::new();
-    let (cell, name) = if sanitize {
-        (&ASAN, "ffi-tests-asan")
-    } else {
-        (&PLAIN, "ffi-tests")
-    };
-    cell.get_or_init(|| build_ffi_tests(name, sanitize)).clone()
-}
-
-fn run(program: &Path, args: &[&str], wrapper: &[&str]) -> Output {
-    let mut cmd = if let Some((first, rest)) = wrapper.split_first() {
-        let mut c = Command::new(first);
-        c.args(rest).arg(program);
-        c
-    } else {
-        Command::new(program)
-    };
-    cmd.args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()))
-}
-
-fn expect_success(name: &str, o: &Output) -> String {
-    let t = text(o);
-    assert!(o.status.success(), "{name} failed ({}):\n{t}", o.status);
-    t
-}
-
-/// Checks a self-checking harness's "NAME: N passed, 0 failed" line.
-fn expect_all_passed(name: &str, o: &Output) {
-    let t = expect_success(name, o);
-    let line = t
-        .lines()
-        .find(|l| l.starts_with(&format!("{name}: ")) && l.contains(" passed, "))
-        .unwrap_or_else(|| panic!("{name} printed no verdict:\n{t}"));
-    let passed: u32 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    assert!(line.ends_with(" 0 failed"), "{line}");
-    assert!(passed > 10, "{name} checked too little: {line}");
-}
+use common::programs::{
+    expect_all_passed, expect_success, fields_of, harness_dir, num, run, text, VALGRIND,
+};
 
 #[test]
 fn layout_matches_vpps_structs() {
@@ -79,6 +33,15 @@ fn api_semantics_match_vpp() {
 fn bad_input_gives_error_codes_and_loses_nothing() {
     let dir = harness_dir(false);
     expect_all_passed("bad_input", &run(&dir.join("bad_input"), &[], &[]));
+}
+
+/// Issue 9's table: every function x every class of bad argument, each case on a fresh
+/// instance, then a check that nothing changed and that export goes on exactly.
+#[test]
+fn bad_input_matrix_changes_nothing_and_export_goes_on() {
+    let dir = harness_dir(false);
+    let o = run(&dir.join("bad_input_matrix"), &[], &[]);
+    expect_all_passed("bad_input_matrix", &o);
 }
 
 /// The real vpp-shim sources (flow_report_shim.c, flow_report_ops.c, flow_report_process.c)
@@ -322,14 +285,6 @@ fn tshark_decodes_every_record_without_errors() {
     }
 }
 
-const VALGRIND: &[&str] = &[
-    "valgrind",
-    "--quiet",
-    "--error-exitcode=99",
-    "--leak-check=full",
-    "--errors-for-leak-kinds=definite",
-];
-
 #[test]
 fn harness_runs_clean_under_valgrind() {
     let dir = harness_dir(false);
@@ -338,6 +293,9 @@ fn harness_runs_clean_under_valgrind() {
         &run(&dir.join("api_semantics"), &[], VALGRIND),
     );
     expect_all_passed("bad_input", &run(&dir.join("bad_input"), &[], VALGRIND));
+    // In one process: under valgrind each fork costs half a second.
+    let o = run(&dir.join("bad_input_matrix"), &["--no-fork"], VALGRIND);
+    expect_all_passed("bad_input_matrix", &o);
     expect_all_passed("shim_faults", &run(&dir.join("shim_faults"), &[], VALGRIND));
     let pcap = std::env::temp_dir().join(format!("vpp-ipfix-valgrind-{}.pcap", std::process::id()));
     let p = pcap.display().to_string();
@@ -356,6 +314,8 @@ fn harness_runs_clean_under_address_sanitizer() {
     expect_success("layout (asan)", &o);
     expect_all_passed("api_semantics", &run(&dir.join("api_semantics"), &[], &[]));
     expect_all_passed("bad_input", &run(&dir.join("bad_input"), &[], &[]));
+    let o = run(&dir.join("bad_input_matrix"), &[], &[]);
+    expect_all_passed("bad_input_matrix", &o);
     expect_all_passed("shim_faults", &run(&dir.join("shim_faults"), &[], &[]));
     let pcap = std::env::temp_dir().join(format!("vpp-ipfix-asan-{}.pcap", std::process::id()));
     let p = pcap.display().to_string();

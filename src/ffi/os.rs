@@ -1,6 +1,6 @@
 //! The FFI to the OS: the libc calls the Rust transports need and std lacks (`sendmmsg`,
-//! socket options set before `bind`), behind safe functions. The transports' only unsafe
-//! code lives here.
+//! socket options set before `bind`, the error queue), behind safe functions. The
+//! transports' only unsafe code lives here.
 
 use std::io;
 use std::mem::{size_of, zeroed};
@@ -20,7 +20,9 @@ pub const SENDMMSG_CHUNK: usize = 64;
 /// first of a call fails; the rest is then sent by a new call, so a lasting error (no
 /// buffer space, no route) shows up as the first datagram's error of that call. A
 /// one-shot socket error (ECONNREFUSED from an earlier ICMP message) is consumed by the
-/// kernel in the short call, and the datagram it stopped goes out in the next one.
+/// kernel in the short call, and the datagram it stopped goes out in the next one; when
+/// it meets the first datagram of a call, that call fails with it and `datagrams[sent]`
+/// was not sent either ([`is_icmp_error`]).
 pub fn send_batch(socket: &UdpSocket, datagrams: &[&[u8]]) -> (usize, Option<io::Error>) {
     let mut sent = 0;
     while sent < datagrams.len() {
@@ -76,12 +78,23 @@ fn send_chunk(socket: &UdpSocket, chunk: &[&[u8]]) -> io::Result<usize> {
     }
 }
 
+/// A connected exporter socket.
+#[derive(Debug)]
+pub struct ConnectedSocket {
+    pub socket: UdpSocket,
+    /// IP_RECVERR (IPV6_RECVERR) is on: each ICMP error about one of its datagrams is
+    /// also queued, with the start of that datagram, for [`recv_queued_error`]. Off when
+    /// the kernel refused the option: ICMP errors are then only the pending error that
+    /// fails the next send.
+    pub recverr: bool,
+}
+
 /// A non-blocking UDP socket bound to `local` (port 0: an ephemeral port) and connected
 /// to `remote`, so the kernel reports ICMP errors (ECONNREFUSED, unreachable) on later
-/// sends. SO_REUSEADDR lets several sockets share one source address and port, each
-/// connected to its own collector (one stream port, several exporters); IPv6 sockets are
-/// IPv6-only.
-pub fn connected_udp_socket(local: SocketAddr, remote: SocketAddr) -> io::Result<UdpSocket> {
+/// sends, and with IP_RECVERR on its error queue too. SO_REUSEADDR lets several sockets
+/// share one source address and port, each connected to its own collector (one stream
+/// port, several exporters); IPv6 sockets are IPv6-only.
+pub fn connected_udp_socket(local: SocketAddr, remote: SocketAddr) -> io::Result<ConnectedSocket> {
     let domain = if local.is_ipv6() {
         libc::AF_INET6
     } else {
@@ -102,13 +115,18 @@ pub fn connected_udp_socket(local: SocketAddr, remote: SocketAddr) -> io::Result
     // `OwnedFd` closes it on every path from here.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     set_int_option(&fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
-    if local.is_ipv6() {
+    let recverr = if local.is_ipv6() {
         set_int_option(&fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 1)?;
+        set_int_option(&fd, libc::IPPROTO_IPV6, libc::IPV6_RECVERR, 1)
+    } else {
+        set_int_option(&fd, libc::IPPROTO_IP, libc::IP_RECVERR, 1)
     }
+    // Optional: without it the sender counts losses as it did before the error queue.
+    .is_ok();
     bind(&fd, local)?;
     let socket = UdpSocket::from(fd);
     socket.connect(remote)?;
-    Ok(socket)
+    Ok(ConnectedSocket { socket, recverr })
 }
 
 /// `setsockopt` of one `int` option.
@@ -184,6 +202,137 @@ fn bind(fd: &OwnedFd, addr: SocketAddr) -> io::Result<()> {
     }
 }
 
+/// One error taken from a socket's error queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueuedError {
+    /// What it says (`ee_errno`): ECONNREFUSED for a port unreachable.
+    pub errno: i32,
+    /// It came from an ICMP or ICMPv6 message, so the network dropped the datagram it
+    /// quotes. Otherwise the kernel raised it itself (EMSGSIZE on a send too big, say),
+    /// and the send that failed already said so.
+    pub icmp: bool,
+    /// Bytes of the datagram's UDP payload copied into the buffer given: fewer than
+    /// asked when the ICMP message quoted less.
+    pub payload_len: usize,
+}
+
+/// Control room for one IP_RECVERR message: `cmsghdr`, `sock_extended_err` (16 bytes)
+/// and the offender's address (a `sockaddr_in6` at most, 28 bytes), with room to spare.
+const CONTROL_LEN: usize = 128;
+
+/// Takes the oldest error from `socket`'s error queue (IP_RECVERR), copying the start of
+/// the datagram it is about (its UDP payload) into `payload`; `Ok(None)` when the queue
+/// is empty. Never blocks, allocates nothing. Taking the last ICMP error also clears the
+/// socket's pending error, so it fails no later send.
+pub fn recv_queued_error(
+    socket: &UdpSocket,
+    payload: &mut [u8],
+) -> io::Result<Option<QueuedError>> {
+    #[repr(C, align(8))]
+    struct Control([u8; CONTROL_LEN]);
+    let mut control = Control([0; CONTROL_LEN]);
+    let mut iov = libc::iovec {
+        iov_base: payload.as_mut_ptr().cast(),
+        iov_len: payload.len(),
+    };
+    // SAFETY: `msghdr` is a C struct of integers and raw pointers, for which all-zero
+    // bytes are a valid value (no name, no buffers).
+    let mut msg: libc::msghdr = unsafe { zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.0.as_mut_ptr().cast();
+    msg.msg_controllen = CONTROL_LEN as _;
+    let copied = loop {
+        // SAFETY: `msg` points at `iov` (`payload.len()` writable bytes of `payload`) and
+        // at `CONTROL_LEN` writable bytes of `control`, all alive and borrowed mutably
+        // for the call; the kernel writes within those lengths and into `msg` itself.
+        let rc = unsafe {
+            libc::recvmsg(
+                socket.as_raw_fd(),
+                &mut msg,
+                libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT,
+            )
+        };
+        if rc >= 0 {
+            break (rc as usize).min(payload.len());
+        }
+        let e = io::Error::last_os_error();
+        match e.kind() {
+            io::ErrorKind::Interrupted => {}
+            io::ErrorKind::WouldBlock => return Ok(None),
+            _ => return Err(e),
+        }
+    };
+    let used = (msg.msg_controllen as usize).min(CONTROL_LEN);
+    Ok(Some(extended_error(&control.0[..used]).map_or(
+        // No description (it cannot be cut short in CONTROL_LEN): not known to be ICMP.
+        QueuedError {
+            errno: 0,
+            icmp: false,
+            payload_len: copied,
+        },
+        |(errno, origin)| QueuedError {
+            errno,
+            icmp: origin == libc::SO_EE_ORIGIN_ICMP || origin == libc::SO_EE_ORIGIN_ICMP6,
+            payload_len: copied,
+        },
+    )))
+}
+
+/// The errno and origin of the `sock_extended_err` among the control messages
+/// `control` holds, read as bytes in the kernel's layout: `cmsg_len` (a `size_t`),
+/// level and type (`int`s), then the data, each message aligned to a `size_t`.
+fn extended_error(control: &[u8]) -> Option<(i32, u8)> {
+    const WORD: usize = size_of::<usize>();
+    let header = WORD + 8;
+    let data_at = header.next_multiple_of(WORD);
+    let int = |b: &[u8], at: usize| -> Option<i32> {
+        Some(i32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
+    };
+    let mut at = 0;
+    while control.len().saturating_sub(at) >= header {
+        let len = usize::from_ne_bytes(control.get(at..at + WORD)?.try_into().ok()?);
+        if len < header || len > control.len() - at {
+            return None;
+        }
+        let level = int(control, at + WORD)?;
+        let kind = int(control, at + WORD + 4)?;
+        let is_recverr = (level == libc::IPPROTO_IP && kind == libc::IP_RECVERR)
+            || (level == libc::IPPROTO_IPV6 && kind == libc::IPV6_RECVERR);
+        // sock_extended_err: ee_errno (u32), ee_origin (u8), type, code, pad, info, data.
+        if is_recverr && len >= data_at + size_of::<libc::sock_extended_err>() {
+            let errno = int(control, at + data_at)?;
+            let origin = *control.get(at + data_at + 4)?;
+            return Some((errno, origin));
+        }
+        at += len.next_multiple_of(WORD);
+    }
+    None
+}
+
+/// The errors a send on a connected UDP socket reports for an EARLIER datagram: those
+/// an ICMP error leaves as the socket's pending error (with IP_RECVERR, soft ones such
+/// as host unreachable too). The send that returns one never sent its own datagram.
+/// Linux's `icmp_err_convert` and `icmpv6_err_convert`, and time exceeded, parameter
+/// problem, packet too big. Some also come from the send itself (no route, too big).
+pub fn is_icmp_error(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(
+            libc::ECONNREFUSED
+                | libc::EHOSTUNREACH
+                | libc::ENETUNREACH
+                | libc::EHOSTDOWN
+                | libc::ENONET
+                | libc::ENOPROTOOPT
+                | libc::EMSGSIZE
+                | libc::EOPNOTSUPP
+                | libc::EPROTO
+                | libc::EACCES
+        )
+    )
+}
+
 /// What a failed send says about the path, for the counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SendErrorKind {
@@ -191,7 +340,7 @@ pub enum SendErrorKind {
     Refused,
     /// ENOBUFS, EAGAIN: the socket's or the device's queue is full.
     NoBuffers,
-    /// EHOSTUNREACH, ENETUNREACH: no route, or the network said so.
+    /// EHOSTUNREACH, ENETUNREACH, EHOSTDOWN, ENONET: no route, or the network said so.
     Unreachable,
     /// Anything else.
     Other,
@@ -204,7 +353,9 @@ pub fn send_error_kind(error: &io::Error) -> SendErrorKind {
         Some(e) if e == libc::ENOBUFS || e == libc::EAGAIN || e == libc::EWOULDBLOCK => {
             SendErrorKind::NoBuffers
         }
-        Some(libc::EHOSTUNREACH | libc::ENETUNREACH) => SendErrorKind::Unreachable,
+        Some(libc::EHOSTUNREACH | libc::ENETUNREACH | libc::EHOSTDOWN | libc::ENONET) => {
+            SendErrorKind::Unreachable
+        }
         _ => SendErrorKind::Other,
     }
 }
@@ -212,7 +363,7 @@ pub fn send_error_kind(error: &io::Error) -> SendErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::{Ipv4Addr, Ipv6Addr};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
     use std::time::Duration;
 
     fn receiver() -> UdpSocket {
@@ -259,7 +410,9 @@ mod tests {
         let closed = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let dst = closed.local_addr().unwrap();
         drop(closed);
-        let tx = connected_udp_socket((Ipv4Addr::LOCALHOST, 0).into(), dst).unwrap();
+        let tx = connected_udp_socket((Ipv4Addr::LOCALHOST, 0).into(), dst)
+            .unwrap()
+            .socket;
         let mut refused = false;
         // The ICMP error comes back within microseconds on loopback; bounded retries.
         for _ in 0..50 {
@@ -275,17 +428,121 @@ mod tests {
         assert!(refused, "no ECONNREFUSED after 50 sends to a closed port");
     }
 
+    /// A port nobody listens on, on `ip`.
+    fn closed_port(ip: IpAddr) -> Option<SocketAddr> {
+        let s = UdpSocket::bind((ip, 0)).ok()?;
+        s.local_addr().ok()
+    }
+
+    /// Waits (bounded) for the next queued error of `tx`.
+    fn next_queued_error(tx: &UdpSocket, payload: &mut [u8]) -> Option<QueuedError> {
+        for _ in 0..500 {
+            if let Some(e) = recv_queued_error(tx, payload).unwrap() {
+                return Some(e);
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        None
+    }
+
+    #[test]
+    fn an_icmp_error_is_queued_with_the_datagram_it_is_about() {
+        for ip in [
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ] {
+            let Some(dst) = closed_port(ip) else {
+                eprintln!("no {ip} here; skipped");
+                continue;
+            };
+            let tx = connected_udp_socket((ip, 0).into(), dst).unwrap();
+            assert!(tx.recverr, "{ip}");
+            let tx = tx.socket;
+            let first: Vec<u8> = (0..40u8).collect();
+            let second = [7u8; 30];
+            assert_eq!(send_batch(&tx, &[&first]).0, 1);
+            let mut payload = [0u8; 20];
+            let e = next_queued_error(&tx, &mut payload).expect("an ICMP error comes back");
+            let want = QueuedError {
+                errno: libc::ECONNREFUSED,
+                icmp: true,
+                payload_len: 20,
+            };
+            assert_eq!((e, &payload[..]), (want, &first[..20]), "{ip}");
+            // Taking it cleared the pending error: the next send is not refused for it.
+            assert_eq!(send_batch(&tx, &[&second]).0, 1, "{ip}");
+            let mut payload = [0u8; 64];
+            let e = next_queued_error(&tx, &mut payload).expect("an ICMP error comes back");
+            assert_eq!((e.payload_len, &payload[..30]), (30, &second[..]), "{ip}");
+            assert_eq!(recv_queued_error(&tx, &mut payload).unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn errors_from_icmp_and_from_the_send_itself() {
+        let is = |e| is_icmp_error(&io::Error::from_raw_os_error(e));
+        for e in [
+            libc::ECONNREFUSED,
+            libc::EHOSTUNREACH,
+            libc::ENETUNREACH,
+            libc::EPROTO,
+        ] {
+            assert!(is(e), "{e}");
+        }
+        for e in [
+            libc::ENOBUFS,
+            libc::EAGAIN,
+            libc::EPERM,
+            libc::EBADF,
+            libc::EINTR,
+        ] {
+            assert!(!is(e), "{e}");
+        }
+    }
+
+    #[test]
+    fn control_messages_are_read_in_the_kernel_layout() {
+        const W: usize = size_of::<usize>();
+        let message = |level: i32, kind: i32, errno: u32, origin: u8| {
+            let mut m = Vec::new();
+            m.extend_from_slice(&(W + 8 + 16).to_ne_bytes());
+            m.extend_from_slice(&level.to_ne_bytes());
+            m.extend_from_slice(&kind.to_ne_bytes());
+            m.resize((W + 8).next_multiple_of(W), 0);
+            m.extend_from_slice(&errno.to_ne_bytes());
+            m.extend_from_slice(&[origin, 3, 3, 0]);
+            m.extend_from_slice(&[0; 8]);
+            m.resize(m.len().next_multiple_of(W), 0);
+            m
+        };
+        let refused = libc::ECONNREFUSED as u32;
+        let v4 = message(libc::IPPROTO_IP, libc::IP_RECVERR, refused, 2);
+        assert_eq!(extended_error(&v4), Some((libc::ECONNREFUSED, 2)));
+        // Another control message first, then the IPv6 one.
+        let mut two = message(libc::SOL_SOCKET, libc::SO_TIMESTAMP, 0, 0);
+        two.extend(message(libc::IPPROTO_IPV6, libc::IPV6_RECVERR, refused, 3));
+        assert_eq!(extended_error(&two), Some((libc::ECONNREFUSED, 3)));
+        assert_eq!(extended_error(&v4[..v4.len() - 8]), None, "cut short");
+        assert_eq!(extended_error(&[]), None);
+        let mut bad = v4.clone();
+        bad[..W].copy_from_slice(&1000usize.to_ne_bytes());
+        assert_eq!(extended_error(&bad), None, "a length past the end");
+    }
+
     #[test]
     fn connected_socket_sends_from_its_bound_address() {
         let rx = receiver();
         let tx = connected_udp_socket((Ipv4Addr::LOCALHOST, 0).into(), rx.local_addr().unwrap())
-            .unwrap();
+            .unwrap()
+            .socket;
         let local = tx.local_addr().unwrap();
         assert_ne!(local.port(), 0);
         assert_eq!(tx.peer_addr().unwrap(), rx.local_addr().unwrap());
         // A second socket on the same source address and port, to another collector.
         let rx2 = receiver();
-        let tx2 = connected_udp_socket(local, rx2.local_addr().unwrap()).unwrap();
+        let tx2 = connected_udp_socket(local, rx2.local_addr().unwrap())
+            .unwrap()
+            .socket;
         assert_eq!(send_batch(&tx, &[b"one"]).0, 1);
         assert_eq!(send_batch(&tx2, &[b"two"]).0, 1);
         let mut buf = [0u8; 16];
@@ -304,6 +561,8 @@ mod tests {
         rx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
         let tx = connected_udp_socket((Ipv6Addr::LOCALHOST, 0).into(), rx.local_addr().unwrap())
             .unwrap();
+        assert!(tx.recverr);
+        let tx = tx.socket;
         assert_eq!(send_batch(&tx, &[b"v6"]).0, 1);
         let mut buf = [0u8; 16];
         let (n, from) = rx.recv_from(&mut buf).unwrap();
@@ -328,6 +587,7 @@ mod tests {
         assert_eq!(kind(libc::EAGAIN), SendErrorKind::NoBuffers);
         assert_eq!(kind(libc::EHOSTUNREACH), SendErrorKind::Unreachable);
         assert_eq!(kind(libc::ENETUNREACH), SendErrorKind::Unreachable);
+        assert_eq!(kind(libc::EHOSTDOWN), SendErrorKind::Unreachable);
         assert_eq!(kind(libc::EPERM), SendErrorKind::Other);
         assert_eq!(
             send_error_kind(&io::Error::other("not an errno")),

@@ -174,7 +174,8 @@ pub fn frame_ip_udp(info: &PacketInfo, message: &[u8], frame: &mut Vec<u8>) -> i
 /// (`writes_ip_udp_headers`), and each goes to every output configured.
 ///
 /// Delivery, as the exporter's counters see it: with UDP, a packet counts as sent when
-/// the kernel took it, and UDP losses move it to dropped (`lost`); the files are a record
+/// the kernel took it, and UDP losses move it to dropped (`lost`): a failed send, or an
+/// ICMP error about it read later (see [`crate::transport::udp`]); the files are a record
 /// of what was exported, their failures only counted here. Without UDP, a packet is
 /// refused when no file took it. With no output at all, packets are counted and
 /// discarded. Share it as `Arc<StandaloneHost>` to read its stats while the instance

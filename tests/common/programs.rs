@@ -1,5 +1,6 @@
-//! Building and reading the C programs the tests drive: libvpp_ipfix.so from the current
-//! sources, the ffi-tests/ binaries linked against it, and their `key=value` output.
+//! Building, running and reading the C programs the tests drive: libvpp_ipfix.so from
+//! the current sources, the ffi-tests/ binaries linked against it (run as they are or
+//! under a checker), their verdicts and their `key=value` output.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -94,4 +95,63 @@ pub fn num(m: &HashMap<String, String>, k: &str) -> u64 {
     m.get(k)
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no number {k} in {m:?}"))
+}
+
+/// The ffi-tests/ binaries, built once per test process and variant (plain, or with
+/// AddressSanitizer and UBSan).
+pub fn harness_dir(sanitize: bool) -> PathBuf {
+    static PLAIN: OnceLock<PathBuf> = OnceLock::new();
+    static ASAN: OnceLock<PathBuf> = OnceLock::new();
+    let (cell, name) = if sanitize {
+        (&ASAN, "ffi-tests-asan")
+    } else {
+        (&PLAIN, "ffi-tests")
+    };
+    cell.get_or_init(|| build_ffi_tests(name, sanitize)).clone()
+}
+
+/// valgrind memcheck as the C programs run under it: any error or definite leak fails.
+pub const VALGRIND: &[&str] = &[
+    "valgrind",
+    "--quiet",
+    "--error-exitcode=99",
+    "--leak-check=full",
+    "--errors-for-leak-kinds=definite",
+];
+
+/// Runs `program` with `args`, under `wrapper` (e.g. [`VALGRIND`]) unless it is empty.
+pub fn run(program: &Path, args: &[&str], wrapper: &[&str]) -> Output {
+    let mut cmd = if let Some((first, rest)) = wrapper.split_first() {
+        let mut c = Command::new(first);
+        c.args(rest).arg(program);
+        c
+    } else {
+        Command::new(program)
+    };
+    cmd.args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()))
+}
+
+/// Its output, after checking that it exited with 0.
+pub fn expect_success(name: &str, o: &Output) -> String {
+    let t = text(o);
+    assert!(o.status.success(), "{name} failed ({}):\n{t}", o.status);
+    t
+}
+
+/// Checks a self-checking harness's "NAME: N passed, 0 failed" line.
+pub fn expect_all_passed(name: &str, o: &Output) {
+    let t = expect_success(name, o);
+    let line = t
+        .lines()
+        .find(|l| l.starts_with(&format!("{name}: ")) && l.contains(" passed, "))
+        .unwrap_or_else(|| panic!("{name} printed no verdict:\n{t}"));
+    let passed: u32 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(line.ends_with(" 0 failed"), "{line}");
+    assert!(passed > 10, "{name} checked too little: {line}");
 }
