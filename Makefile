@@ -5,9 +5,11 @@
 #               tshark and libfixbuf's ipfixDump decode
 #   make test   set up, then every test: format, lints, Rust and C tests, tshark,
 #               valgrind, AddressSanitizer, a short AFL++ run of fuzz/, then test-vpp
+#               and test-vpp-asan
 #   make test-vpp  build a real VPP with vpp-ipfix in libvnet and run VPP's own IPFIX
 #               tests (flowprobe, ipfix-export, NAT logging); skips when there is no
 #               VPP (VPP_SRC unset, no snapshot in VPP_SNAPSHOT_DIR) or no shim yet
+#   make test-vpp-asan  the same on a second VPP build with AddressSanitizer
 #
 #   make install [PREFIX=/usr/local] [LIBDIR=...] [INCLUDEDIR=...] [PKGCONFIGDIR=...]
 #                [DESTDIR=]
@@ -22,7 +24,7 @@ DEMO_SECONDS ?= 3
 DEMO_RATE ?= 50000
 DEMO_DIR ?= target/demo
 
-.PHONY: all setup build demo test test-vpp lint clean install uninstall
+.PHONY: all setup build demo test test-vpp test-vpp-asan lint clean install uninstall
 
 all: build
 
@@ -50,6 +52,7 @@ test: setup lint
 	$(CARGO) test
 	scripts/fuzz-smoke.sh
 	$(MAKE) --no-print-directory test-vpp
+	$(MAKE) --no-print-directory test-vpp-asan
 
 # Real VPP (scripts/test-vpp.sh): the tree is VPP_SRC when set, else the snapshot in
 # VPP_SNAPSHOT_DIR unpacked once into VPP_WORK, where VPP is built incrementally (the
@@ -61,6 +64,12 @@ VPP_SRC ?=
 test-vpp:
 	VPP_WORK="$(VPP_WORK)" VPP_SNAPSHOT_DIR="$(VPP_SNAPSHOT_DIR)" VPP_SRC="$(VPP_SRC)" \
 	  scripts/test-vpp.sh
+
+# The same VPP tests on a second VPP build with AddressSanitizer (VPP's own
+# -DVPP_ENABLE_SANITIZE_ADDR=ON), our library in its libvnet.
+test-vpp-asan:
+	VPP_SANITIZE=address VPP_WORK="$(VPP_WORK)" VPP_SNAPSHOT_DIR="$(VPP_SNAPSHOT_DIR)" \
+	  VPP_SRC="$(VPP_SRC)" scripts/test-vpp.sh
 
 clean:
 	$(CARGO) clean

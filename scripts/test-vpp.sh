@@ -19,8 +19,8 @@
 #   VPP_SANITIZE=address  an AddressSanitizer VPP (-DVPP_ENABLE_SANITIZE_ADDR=ON), built
 #                     in build-vpp_debug-native-asan (installed in install-vpp_debug-
 #                     native-asan) beside the normal build, which it leaves alone; VPP's
-#                     tests tagged FIXME_ASAN are skipped. Not part of make test:
-#                       VPP_SANITIZE=address scripts/test-vpp.sh
+#                     tests tagged FIXME_ASAN are skipped. `make test-vpp-asan`, part
+#                     of `make test`
 #
 # With neither VPP_SRC nor a snapshot, or (outside the baseline) without the shim
 # sources in vpp-shim/, it says why and exits 0: `make test` must pass on a machine that
