@@ -199,6 +199,7 @@ impl Instance {
                 self.exporters[free] = ipfix_exporter_t::default();
                 self.state[free] = ExporterState {
                     in_use: true,
+                    lost_before: self.embedder.lost(free as u32),
                     ..Default::default()
                 };
                 (free as u32, true)
@@ -239,7 +240,7 @@ impl Instance {
             total.add(&r.counters());
         }
         // Packets the host took but could not deliver were counted as sent.
-        let lost = self.embedder.lost(index);
+        let lost = self.embedder.lost(index).since(&s.lost_before);
         total.packets = total.packets.saturating_sub(lost.packets);
         total.data_records = total.data_records.saturating_sub(lost.records);
         // The host counts a lost packet's message; the library counted its whole buffer.

@@ -149,6 +149,18 @@ pub struct Lost {
     pub templates: u64,
 }
 
+impl Lost {
+    /// What was lost after `before` (the same host's earlier count).
+    pub fn since(&self, before: &Lost) -> Lost {
+        Lost {
+            packets: self.packets.saturating_sub(before.packets),
+            records: self.records.saturating_sub(before.records),
+            bytes: self.bytes.saturating_sub(before.bytes),
+            templates: self.templates.saturating_sub(before.templates),
+        }
+    }
+}
+
 /// A shared embedder (the caller keeps a handle to read what it did).
 impl<E: Embedder + ?Sized> Embedder for std::sync::Arc<E> {
     fn buffer_alloc(

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::counters::{vpp_ipfix_counters_t, TemplateCounters, ThreadCounters};
+use crate::ops::Lost;
 use crate::types::{flow_report_per_thread_t, flow_report_stream_t, ipfix_report_element_t};
 use crate::wire::FieldSpec;
 
@@ -26,6 +27,10 @@ pub(crate) struct ExporterState {
     /// The host's count of this exporter's lost templates when the template sender
     /// last looked (`LossMark`): a rise means a collector may lack a template.
     pub templates_lost_seen: LossMark,
+    /// The host's losses for this slot when this exporter was created: hosts count per
+    /// exporter index for their whole life, and an earlier exporter's losses are not
+    /// this one's.
+    pub lost_before: Lost,
 }
 
 /// A count last seen, or none yet (the first look only records it).
