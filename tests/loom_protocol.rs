@@ -182,9 +182,21 @@ fn check_accounting(messages: &[Message]) -> u32 {
 const PREEMPTIONS: usize = 3;
 
 fn model<F: Fn() + Sync + Send + 'static>(f: F) {
+    // Each execution of the closure is one interleaving; the count goes into
+    // docs/reliability.md (run with --nocapture).
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = runs.clone();
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(PREEMPTIONS);
-    builder.check(f);
+    builder.check(move || {
+        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        f()
+    });
+    let name = std::thread::current().name().unwrap_or("model").to_string();
+    eprintln!(
+        "loom: {name}: {} interleavings",
+        runs.load(std::sync::atomic::Ordering::Relaxed)
+    );
 }
 
 #[test]
