@@ -12,6 +12,31 @@ use vpp_ipfix::types::ip_address_t;
 use vpp_ipfix::wire::FieldSpec;
 use vpp_ipfix::Instance;
 
+/// An instance with exporter 0 sending to 192.0.2.1 (the table `fib_index`) and one
+/// report of 4-byte records; the report's index.
+fn one_report(fib_index: u32) -> (Capture, Instance, u32) {
+    let capture = Capture::new(1_700_000_000.0);
+    let mut inst = Instance::new(Box::new(capture.clone()), 1, 0).unwrap();
+    inst.exporter_set(0, &config(fib_index)).unwrap();
+    let spec = ReportSpec {
+        domain_id: 1,
+        src_port: 30001,
+        fields: vec![FieldSpec::new(8, 4)],
+        ..Default::default()
+    };
+    let r = inst.report_add(0, spec).map_err(|e| e.error).unwrap();
+    (capture, inst, r.report_index)
+}
+
+fn config(fib_index: u32) -> vpp_ipfix_exporter_config_t {
+    vpp_ipfix_exporter_config_t {
+        collector: ip_address_t::v4([192, 0, 2, 1]),
+        src_address: ip_address_t::v4([192, 0, 2, 2]),
+        fib_index,
+        ..Default::default()
+    }
+}
+
 /// fuzz/corpus/api_sequence/template_alloc_failure: the report's template was never
 /// sent, the data packet's buffer is had, the template's is not. `ensure_template`
 /// ignored the failure and the data went out first: a collector could not decode it,
@@ -19,35 +44,17 @@ use vpp_ipfix::Instance;
 /// (its records advance the sequence), and the template goes out on the next try.
 #[test]
 fn no_data_before_its_template_when_template_allocation_fails() {
-    let capture = Capture::new(1_700_000_000.0);
-    let mut inst = Instance::new(Box::new(capture.clone()), 1, 0).unwrap();
-    let config = vpp_ipfix_exporter_config_t {
-        collector: ip_address_t::v4([192, 0, 2, 1]),
-        src_address: ip_address_t::v4([192, 0, 2, 2]),
-        ..Default::default()
-    };
-    inst.exporter_set(0, &config).unwrap();
-    let spec = ReportSpec {
-        domain_id: 1,
-        src_port: 30001,
-        fields: vec![FieldSpec::new(8, 4)],
-        ..Default::default()
-    };
-    let report = inst.report_add(0, spec).map_err(|e| e.error).unwrap();
+    let (capture, mut inst, report_index) = one_report(u32::MAX);
     capture.fail_allocs_after(1); // the data buffer, not the template's
-    inst.with_worker(0, report.report_index, 0, |dp, ptd| {
-        dp.append(ptd, &[10, 0, 0, 1])
-    })
-    .unwrap()
-    .unwrap();
+    inst.with_worker(0, report_index, 0, |dp, ptd| dp.append(ptd, &[10, 0, 0, 1]))
+        .unwrap()
+        .unwrap();
     inst.flush_all();
     capture.fail_allocs_after(u64::MAX);
     // Buffers again: the template goes first, then the next record, after the gap.
-    inst.with_worker(0, report.report_index, 0, |dp, ptd| {
-        dp.append(ptd, &[10, 0, 0, 2])
-    })
-    .unwrap()
-    .unwrap();
+    inst.with_worker(0, report_index, 0, |dp, ptd| dp.append(ptd, &[10, 0, 0, 2]))
+        .unwrap()
+        .unwrap();
     inst.flush_all();
 
     let counters = inst.exporter_counters(0).unwrap();
@@ -82,25 +89,7 @@ fn no_data_before_its_template_when_template_allocation_fails() {
 /// the headers) is refused the same way.
 #[test]
 fn an_offset_handed_back_inside_the_headers_drops_the_packet() {
-    let capture = Capture::new(1_700_000_000.0);
-    let mut inst = Instance::new(Box::new(capture.clone()), 1, 0).unwrap();
-    let config = vpp_ipfix_exporter_config_t {
-        collector: ip_address_t::v4([192, 0, 2, 1]),
-        src_address: ip_address_t::v4([192, 0, 2, 2]),
-        ..Default::default()
-    };
-    inst.exporter_set(0, &config).unwrap();
-    let spec = ReportSpec {
-        domain_id: 1,
-        src_port: 30001,
-        fields: vec![FieldSpec::new(8, 4)],
-        ..Default::default()
-    };
-    let r = inst
-        .report_add(0, spec)
-        .map_err(|e| e.error)
-        .unwrap()
-        .report_index;
+    let (capture, mut inst, r) = one_report(u32::MAX);
     inst.send_due_templates();
     let invalid = Err(vpp_ipfix::Error::VPP_IPFIX_ERROR_INVALID_VALUE);
     // (offset back from the headers, records counted), met by send, then by append.
@@ -186,26 +175,7 @@ fn two_exporters_cannot_share_a_transport_session() {
 /// under construction leave first, then templates again and sequence numbers from 0.
 #[test]
 fn a_new_table_resets_the_streams() {
-    let capture = Capture::new(1_700_000_000.0);
-    let mut inst = Instance::new(Box::new(capture.clone()), 1, 0).unwrap();
-    let config = |fib_index| vpp_ipfix_exporter_config_t {
-        collector: ip_address_t::v4([192, 0, 2, 1]),
-        src_address: ip_address_t::v4([192, 0, 2, 2]),
-        fib_index,
-        ..Default::default()
-    };
-    inst.exporter_set(0, &config(u32::MAX)).unwrap();
-    let spec = ReportSpec {
-        domain_id: 1,
-        src_port: 30001,
-        fields: vec![FieldSpec::new(8, 4)],
-        ..Default::default()
-    };
-    let r = inst
-        .report_add(0, spec)
-        .map_err(|e| e.error)
-        .unwrap()
-        .report_index;
+    let (capture, mut inst, r) = one_report(u32::MAX);
     inst.send_due_templates();
     let append = |inst: &mut Instance, b: u8| {
         inst.with_worker(0, r, 0, |dp, ptd| dp.append(ptd, &[10, 0, 0, b]))

@@ -461,62 +461,42 @@ ours_teardown (ctx_t *x)
 
 /* VPP's way: get the buffer for every record, write into it, send when the
    next record would not fit. */
-static void NOINLINE
-loop_ours_get (ctx_t *x, uint32_t t, uint64_t n, uint64_t first)
-{
-  vpp_ipfix_main_t *main = x->main;
-  uint32_t r = x->report[t];
-  flow_report_per_thread_t *ptd = &x->fr[t]->per_thread_data[t];
-  uint32_t limit = x->data_limit;
-  uint32_t work = x->c->work;
-  uint64_t w = t;
-  int32_t err;
+/* The loop of ours-get and ours-get-inline, as flowprobe writes it: GET is the
+   call that returns the thread's buffer (a macro, so that the inline form is
+   inlined into its own loop). */
+#define OURS_GET_LOOP(name, GET)                                               \
+  static void NOINLINE name (ctx_t *x, uint32_t t, uint64_t n, uint64_t first) \
+  {                                                                            \
+    vpp_ipfix_main_t *main = x->main;                                          \
+    const vpp_ipfix_fast_path_t *fp = &x->fp;                                  \
+    uint32_t r = x->report[t];                                                 \
+    flow_report_per_thread_t *ptd = &x->fr[t]->per_thread_data[t];             \
+    uint32_t limit = x->data_limit;                                            \
+    uint32_t work = x->c->work;                                                \
+    uint64_t w = t;                                                            \
+    int32_t err;                                                               \
+                                                                               \
+    (void) fp;                                                                 \
+    for (uint64_t i = first; i < first + n; i++)                               \
+      {                                                                        \
+	if (UNLIKELY (!(GET)))                                                 \
+	  die (#GET, err);                                                     \
+	memcpy (ptd->packet.data + ptd->next_data_offset, record_at (i),       \
+		REC_SIZE);                                                     \
+	ptd->next_data_offset += REC_SIZE;                                     \
+	ptd->n_data_records++;                                                 \
+	if ((uint32_t) ptd->next_data_offset + REC_SIZE > limit)               \
+	  vpp_ipfix_buffer_send (main, 0, r, t);                               \
+	if (work)                                                              \
+	  w = other_work (w, work);                                            \
+      }                                                                        \
+    vpp_ipfix_buffer_send (main, 0, r, t);                                     \
+    host_threads[t].check += w;                                                \
+  }
 
-  for (uint64_t i = first; i < first + n; i++)
-    {
-      if (UNLIKELY (!vpp_ipfix_buffer_get (main, 0, r, t, &err)))
-	die ("vpp_ipfix_buffer_get", err);
-      memcpy (ptd->packet.data + ptd->next_data_offset, record_at (i),
-	      REC_SIZE);
-      ptd->next_data_offset += REC_SIZE;
-      ptd->n_data_records++;
-      if ((uint32_t) ptd->next_data_offset + REC_SIZE > limit)
-	vpp_ipfix_buffer_send (main, 0, r, t);
-      if (work)
-	w = other_work (w, work);
-    }
-  vpp_ipfix_buffer_send (main, 0, r, t);
-  host_threads[t].check += w;
-}
-
-static void NOINLINE
-loop_ours_get_inline (ctx_t *x, uint32_t t, uint64_t n, uint64_t first)
-{
-  vpp_ipfix_main_t *main = x->main;
-  const vpp_ipfix_fast_path_t *fp = &x->fp;
-  uint32_t r = x->report[t];
-  flow_report_per_thread_t *ptd = &x->fr[t]->per_thread_data[t];
-  uint32_t limit = x->data_limit;
-  uint32_t work = x->c->work;
-  uint64_t w = t;
-  int32_t err;
-
-  for (uint64_t i = first; i < first + n; i++)
-    {
-      if (UNLIKELY (!vpp_ipfix_buffer_get_inline (fp, main, 0, r, t, &err)))
-	die ("vpp_ipfix_buffer_get_inline", err);
-      memcpy (ptd->packet.data + ptd->next_data_offset, record_at (i),
-	      REC_SIZE);
-      ptd->next_data_offset += REC_SIZE;
-      ptd->n_data_records++;
-      if ((uint32_t) ptd->next_data_offset + REC_SIZE > limit)
-	vpp_ipfix_buffer_send (main, 0, r, t);
-      if (work)
-	w = other_work (w, work);
-    }
-  vpp_ipfix_buffer_send (main, 0, r, t);
-  host_threads[t].check += w;
-}
+OURS_GET_LOOP (loop_ours_get, vpp_ipfix_buffer_get (main, 0, r, t, &err))
+OURS_GET_LOOP (loop_ours_get_inline,
+	       vpp_ipfix_buffer_get_inline (fp, main, 0, r, t, &err))
 
 static void NOINLINE
 loop_ours_append (ctx_t *x, uint32_t t, uint64_t n, uint64_t first)
