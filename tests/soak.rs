@@ -1467,8 +1467,14 @@ impl Control {
         self.next_uid += 1;
         let uid = self.next_uid;
         let mut template_id = 0;
+        let by_fields = self.rng.chance(0.5);
+        // The ledger is locked across the call: with the timer on, a timer round may send
+        // the new template before the call returns, and the collector must know whose it
+        // is when it arrives.
+        let shared = self.shared.clone();
+        let mut ledger = shared.ledger();
         // Both ways in: field specifiers, and VPP's elements.
-        let rc = if self.rng.chance(0.5) {
+        let rc = if by_fields {
             let fields: Vec<FieldSpec> = LAYOUTS[layout]
                 .iter()
                 .map(|&(id, l)| FieldSpec::new(id, l))
@@ -1513,23 +1519,18 @@ impl Control {
             };
             vpp_ipfix_report_add_del(self.main().get(), e, &mut a, &mut template_id)
         };
-        if !self.check(
-            &format!(
-                "add report {uid} to {} ({domain}, {port})",
-                self.slots[slot].name
-            ),
-            rc,
-        ) {
-            return;
+        if rc != 0 {
+            let name = self.slots[slot].name;
+            return ledger.error(format!(
+                "add report {uid} to {name} ({domain}, {port}): {rc}"
+            ));
         }
-        {
-            let mut ledger = self.shared.ledger();
-            if new_stream {
-                let s = &self.slots[slot];
-                ledger.new_stream(domain, port, s.live.unwrap().1, s.collector, s.src);
-            }
-            ledger.add_report(uid, template_id, layout, domain);
+        if new_stream {
+            let s = &self.slots[slot];
+            ledger.new_stream(domain, port, s.live.unwrap().1, s.collector, s.src);
         }
+        ledger.add_report(uid, template_id, layout, domain);
+        drop(ledger);
         if new_stream {
             self.streams.push(LiveStream { domain, port, slot });
         }
