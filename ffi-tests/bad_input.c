@@ -18,12 +18,6 @@
 #define N_THREADS  2
 #define START_TIME 1700000000.0
 
-#define FP_N_ELTS      13
-#define FP_RECORD_SIZE 56
-static ipfix_report_element_t fp_elts[FP_N_ELTS] = {
-  { 10, 4 }, { 14, 4 }, { 61, 1 }, { 2, 8 }, { 156, 8 }, { 157, 8 }, { 8, 4 },
-  { 12, 4 }, { 4, 1 },	{ 1, 8 },  { 7, 2 }, { 11, 2 },	 { 6, 2 },
-};
 
 /* A fresh host and instance (N_THREADS threads, VPP's five exporters). 0
    when ready. */

@@ -32,13 +32,6 @@
 #define N_THREADS 2
 #define PATH_MTU  512
 
-/* flowprobe's IPv4 L3+L4 record: 13 elements, 56 bytes. */
-#define FP_N_ELTS      13
-#define FP_RECORD_SIZE 56
-static ipfix_report_element_t fp_elts[FP_N_ELTS] = {
-  { 10, 4 }, { 14, 4 }, { 61, 1 }, { 2, 8 }, { 156, 8 }, { 157, 8 }, { 8, 4 },
-  { 12, 4 }, { 4, 1 },	{ 1, 8 },  { 7, 2 }, { 11, 2 },	 { 6, 2 },
-};
 
 /* Exporter 0's stream and report. */
 #define DOMAIN	    1

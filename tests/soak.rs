@@ -441,6 +441,23 @@ struct ExporterEntry {
     retired: (u64, u64, u64),
 }
 
+impl ExporterEntry {
+    /// A new exporter in slot `name` at index `index`: nothing counted yet.
+    fn new(name: &'static str, index: u32) -> Self {
+        ExporterEntry {
+            name,
+            index,
+            report_drops: 0,
+            last: None,
+            deleted: false,
+            flushed_records: 0,
+            flushed_packets: 0,
+            reports_at_delete: 0,
+            retired: (0, 0, 0),
+        }
+    }
+}
+
 /// What the ledger forgot once complete, to keep the test's own memory flat.
 #[derive(Debug, Default)]
 struct Retired {
@@ -1794,17 +1811,9 @@ impl Control {
             self.error(format!("new exporter {e} starts with counters {c:?}"));
         }
         let mut ledger = self.shared.ledger();
-        ledger.exporters.push(ExporterEntry {
-            name: self.slots[slot].name,
-            index: e,
-            report_drops: 0,
-            last: None,
-            deleted: false,
-            flushed_records: 0,
-            flushed_packets: 0,
-            reports_at_delete: 0,
-            retired: (0, 0, 0),
-        });
+        ledger
+            .exporters
+            .push(ExporterEntry::new(self.slots[slot].name, e));
         self.slots[slot].live = Some((e, ledger.exporters.len() - 1));
         drop(ledger);
         self.done("exporter create");
@@ -2167,17 +2176,11 @@ fn run(n_workers: u32, seconds: f64, seed: u64, rate: f64) -> (Summary, Vec<Stri
     // Exporter 0 is there from the start; the others are created.
     let config0 = control.config(0);
     assert_eq!(vpp_ipfix_exporter_set(main, 0, &config0), 0);
-    control.shared.ledger().exporters.push(ExporterEntry {
-        name: control.slots[0].name,
-        index: 0,
-        report_drops: 0,
-        last: None,
-        deleted: false,
-        flushed_records: 0,
-        flushed_packets: 0,
-        reports_at_delete: 0,
-        retired: (0, 0, 0),
-    });
+    control
+        .shared
+        .ledger()
+        .exporters
+        .push(ExporterEntry::new(control.slots[0].name, 0));
     control.slots[0].live = Some((0, 0));
     for s in 1..control.slots.len() {
         control.create_exporter(s);
