@@ -1301,6 +1301,94 @@ test_data_path_append (void)
   fixture_fini (&f);
 }
 
+/* Writes records first..first+count-1 to report 0 on thread `t` as VPP's
+   callers do: get the buffer, write at next_data_offset, send when the next
+   record would pass `path_mtu`. Returns the first error. */
+static int
+get_write_send (fixture_t *f, uint32_t t, uint32_t path_mtu, uint32_t first,
+		uint32_t count)
+{
+  const flow_report_t *fr = vpp_ipfix_report_get (f->main, 0, 0);
+  flow_report_per_thread_t *ptd;
+  int32_t err = 0;
+  uint32_t i;
+
+  if (!fr)
+    return -1;
+  ptd = &fr->per_thread_data[t];
+  for (i = 0; i < count; i++)
+    {
+      if (!vpp_ipfix_buffer_get (f->main, 0, 0, t, &err))
+	return err;
+      fill_record (ptd->packet.data + ptd->next_data_offset, FP_RECORD_SIZE,
+		   first + i);
+      ptd->next_data_offset += FP_RECORD_SIZE;
+      ptd->n_data_records++;
+      if ((uint32_t) ptd->next_data_offset + FP_RECORD_SIZE > path_mtu &&
+	  (err = vpp_ipfix_buffer_send (f->main, 0, 0, t)) != 0)
+	return err;
+    }
+  return 0;
+}
+
+/* A host may allocate in one call (buffer_alloc_packet) or three; both give
+   the same packets, and with the one call the other three are never called
+   (they may be NULL). */
+static void
+test_alloc_forms (void)
+{
+  int form;
+
+  for (form = 0; form < 3; form++)
+    {
+      fixture_t f;
+      vpp_ipfix_ops_t ops;
+      int rv;
+
+      f.main = NULL;
+      f.host = test_host_create ();
+      CHECK_NOT_NULL (f.host);
+      if (!f.host)
+	return;
+      ops = form == 0 ? test_host_ops_separate (f.host) :
+			test_host_ops (f.host);
+      if (form == 2)
+	{
+	  ops.buffer_alloc = NULL;
+	  ops.buffer_data = NULL;
+	  ops.buffer_capacity = NULL;
+	}
+      rv = vpp_ipfix_main_create (&ops, 2, 0, &f.main);
+      CHECK_EQ (rv, 0);
+      if (rv)
+	{
+	  test_host_destroy (f.host);
+	  return;
+	}
+      enable_ipv4 (&f, 512);
+      CHECK_EQ (add_fp (&f, 1, 30001, 1, NULL), 0);
+      /* Both ways in: record by record, and VPP's get + write + send. */
+      CHECK_EQ (append_records (&f, 0, 1, FP_RECORD_SIZE, 0, 20), 0);
+      CHECK_EQ (get_write_send (&f, 1, 512, 20, 20), 0);
+      CHECK_EQ (vpp_ipfix_buffer_send (f.main, 0, 0, 1), 0);
+      CHECK_UEQ (check_data_packets (&f, 0, FP_RECORD_SIZE, 0, 40, 512, 0), 5);
+      CHECK_UEQ (test_host_packet_allocs (f.host),
+		 form == 0 ? 0 : test_host_allocs (f.host));
+      /* The template's buffer and five packets' (8 + 8 + 8 + 8 + 8). */
+      CHECK_UEQ (test_host_allocs (f.host), 1 + 5);
+      /* A failed allocation is counted either way. */
+      test_host_fail_allocs_after (f.host, 0);
+      CHECK_EQ (append_records (&f, 0, 1, FP_RECORD_SIZE, 20, 1), -1002);
+      test_host_fail_allocs_after (f.host, TEST_HOST_NEVER_FAIL);
+      {
+	vpp_ipfix_counters_t rc;
+	CHECK_EQ (vpp_ipfix_report_counters (f.main, 0, 0, &rc), 0);
+	CHECK_UEQ (rc.alloc_failures, 1);
+      }
+      fixture_fini (&f);
+    }
+}
+
 static void
 test_data_path_vpp_style (void)
 {
@@ -2171,6 +2259,7 @@ main (void)
     TEST (test_templates_due),
     TEST (test_template_sequence),
     TEST (test_data_path_append),
+    TEST (test_alloc_forms),
     TEST (test_data_path_vpp_style),
     TEST (test_buffer_get_inline),
     TEST (test_send_nothing),

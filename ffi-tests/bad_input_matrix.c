@@ -907,11 +907,13 @@ main_create_null_out (world_t *w, const bad_case_t *c)
   return vpp_ipfix_main_create (&ops, N_THREADS, 0, NULL);
 }
 
-/* The host's ops without function v (6: vec_resize without vec_free). */
+/* The host's ops without function v (6: vec_resize without vec_free; 7: none
+   of the four allocation functions). Without buffer_alloc_packet, which
+   replaces the three allocation functions when set. */
 static int32_t
 main_create_ops_v (world_t *w, const bad_case_t *c)
 {
-  vpp_ipfix_ops_t ops = test_host_ops (w->f.host);
+  vpp_ipfix_ops_t ops = test_host_ops_separate (w->f.host);
   vpp_ipfix_main_t *m = NO_MAIN;
   int32_t rv;
 
@@ -935,8 +937,13 @@ main_create_ops_v (world_t *w, const bad_case_t *c)
     case 5:
       ops.now = NULL;
       break;
-    default:
+    case 6:
       ops.vec_resize = never_vec_resize;
+      break;
+    default:
+      ops.buffer_alloc = NULL;
+      ops.buffer_data = NULL;
+      ops.buffer_capacity = NULL;
       break;
     }
   rv = vpp_ipfix_main_create (&ops, N_THREADS, 0, &m);
@@ -2034,6 +2041,8 @@ static const bad_case_t cases[] = {
        INVALID_ARGUMENT),
   ROW (main_create, C_NULL, "ops.vec_resize without ops.vec_free",
        main_create_ops_v, 6, INVALID_ARGUMENT),
+  ROW (main_create, C_NULL, "no allocation function", main_create_ops_v, 7,
+       INVALID_ARGUMENT),
   ROW (main_create, C_ZERO, "n_threads 0", main_create_sizes_v, SIZES (0, 0),
        INVALID_WORKER),
   ROW (main_create, C_HUGE, "n_threads 1025", main_create_sizes_v,

@@ -37,6 +37,7 @@ struct test_host
 
   _Atomic uint64_t n_live;
   _Atomic uint64_t n_allocs;
+  _Atomic uint64_t n_packet_allocs; /* of n_allocs, by buffer_alloc_packet */
   _Atomic uint64_t n_failed_allocs;
   _Atomic uint64_t n_refused;
   _Atomic uint64_t n_errors;
@@ -296,6 +297,7 @@ test_host_create (void)
   atomic_init (&host->refuse_enqueue, 0);
   atomic_init (&host->n_live, 0);
   atomic_init (&host->n_allocs, 0);
+  atomic_init (&host->n_packet_allocs, 0);
   atomic_init (&host->n_failed_allocs, 0);
   atomic_init (&host->n_refused, 0);
   atomic_init (&host->n_errors, 0);
@@ -320,8 +322,24 @@ test_host_destroy (test_host_t *host)
   free (host);
 }
 
+static void *
+host_buffer_alloc_packet (void *ctx, uint32_t thread_index,
+			  uint32_t min_capacity, uint8_t **data,
+			  uint32_t *capacity)
+{
+  test_host_t *host = ctx;
+  test_buffer_t *b = host_buffer_alloc (ctx, thread_index, min_capacity);
+
+  if (!b)
+    return NULL;
+  atomic_fetch_add (&host->n_packet_allocs, 1);
+  *data = host_buffer_data (ctx, b);
+  *capacity = host_buffer_capacity (ctx, b);
+  return b;
+}
+
 vpp_ipfix_ops_t
-test_host_ops (test_host_t *host)
+test_host_ops_separate (test_host_t *host)
 {
   vpp_ipfix_ops_t ops = {
     .ctx = host,
@@ -332,6 +350,15 @@ test_host_ops (test_host_t *host)
     .enqueue = host_enqueue,
     .now = host_now,
   };
+  return ops;
+}
+
+vpp_ipfix_ops_t
+test_host_ops (test_host_t *host)
+{
+  vpp_ipfix_ops_t ops = test_host_ops_separate (host);
+
+  ops.buffer_alloc_packet = host_buffer_alloc_packet;
   return ops;
 }
 
@@ -375,6 +402,12 @@ uint64_t
 test_host_allocs (test_host_t *host)
 {
   return atomic_load (&host->n_allocs);
+}
+
+uint64_t
+test_host_packet_allocs (test_host_t *host)
+{
+  return atomic_load (&host->n_packet_allocs);
 }
 
 uint64_t

@@ -37,8 +37,13 @@ test_host_t *test_host_create (void);
 /* Frees the host, its captured packets and any buffer still allocated. */
 void test_host_destroy (test_host_t *host);
 
-/* The ops table that makes the library use this host (ctx = host). */
+/* The ops table that makes the library use this host (ctx = host), with
+   buffer_alloc_packet as VPP's shim has it. */
 vpp_ipfix_ops_t test_host_ops (test_host_t *host);
+
+/* The same without buffer_alloc_packet: the library allocates with the three
+   calls buffer_alloc, buffer_data and buffer_capacity. */
+vpp_ipfix_ops_t test_host_ops_separate (test_host_t *host);
 
 /* The host's clock, seconds since the epoch. */
 void test_host_set_now (test_host_t *host, double now);
@@ -58,6 +63,9 @@ uint64_t test_host_live_buffers (test_host_t *host);
 /* Buffers handed out, and allocations refused (budget or size). */
 uint64_t test_host_allocs (test_host_t *host);
 uint64_t test_host_failed_allocs (test_host_t *host);
+
+/* Of test_host_allocs, those handed out by buffer_alloc_packet. */
+uint64_t test_host_packet_allocs (test_host_t *host);
 
 /* Packets refused by enqueue (test_host_refuse_enqueue). */
 uint64_t test_host_refused (test_host_t *host);

@@ -190,10 +190,6 @@ typedef struct vpp_ipfix_main_t vpp_ipfix_main_t;
  */
 typedef struct vpp_ipfix_fast_path_t {
   /*
-   The instance's current generation; a memo of another is stale.
-   */
-  const uint64_t *generation;
-  /*
    `n_threads` memos, `VPP_IPFIX_THREAD_MEMO_STRIDE` bytes apart.
    */
   const uint8_t *memos;
@@ -587,7 +583,8 @@ typedef struct vpp_ipfix_ops_t {
   void *ctx;
   /*
    A new packet buffer for `thread_index`, or NULL when none can be had (counted as an
-   allocation failure). Its data must hold at least `min_capacity` bytes.
+   allocation failure). Its data must hold at least `min_capacity` bytes. May be
+   NULL, with `buffer_data` and `buffer_capacity`, when `buffer_alloc_packet` is set.
    */
   void *(*buffer_alloc)(void *ctx, uint32_t thread_index, uint32_t min_capacity);
   /*
@@ -650,6 +647,18 @@ typedef struct vpp_ipfix_ops_t {
                               uint8_t *packet,
                               uint32_t capacity,
                               uint32_t *length);
+  /*
+   Optional: `buffer_alloc`, `buffer_data` and `buffer_capacity` in one call, so a
+   packet costs one call to the host instead of three: a new buffer for
+   `thread_index` (NULL when none can be had), with where its packet starts in
+   `*data` and the bytes available there in `*capacity`. When set, the library calls
+   it and never the other three, which may then be NULL.
+   */
+  void *(*buffer_alloc_packet)(void *ctx,
+                               uint32_t thread_index,
+                               uint32_t min_capacity,
+                               uint8_t **data,
+                               uint32_t *capacity);
 } vpp_ipfix_ops_t;
 
 /*
@@ -773,30 +782,28 @@ typedef struct vpp_ipfix_report_config_t {
 } vpp_ipfix_report_config_t;
 
 /*
- What a thread's last successful lookup found, for the generation it was made in.
+ What a thread's last successful lookup found, since the last configuration call.
  C reads it too: `vpp_ipfix_buffer_get_inline` in the header compares `key` and
- `generation` and takes `ptd`, so the layout is part of the ABI (read only; the
- library alone writes it).
+ reads the packet of `ptd`, so the layout is part of the ABI (read only; the library
+ alone writes it).
  */
 typedef struct vpp_ipfix_thread_memo_t {
   /*
-   The instance's generation when the memo was made (0: never).
-   */
-  uint64_t generation;
-  /*
-   `(exporter_index << 32) | report_index`.
+   `(exporter_index << 32) | report_index`; `NO_KEY` in an empty memo.
    */
   uint64_t key;
+  /*
+   The thread's entry of the report's `per_thread_data`. An empty memo points at an
+   entry that never has a packet, so a caller whose indices happen to equal
+   `NO_KEY` reads "no buffer" there and takes the function, which says what is wrong.
+   */
+  struct flow_report_per_thread_t *ptd;
   const struct ipfix_exporter_t *exp;
   const struct flow_report_t *report;
   /*
    The thread's counters of the report (opaque to C).
    */
   const void *counters;
-  /*
-   The thread's entry of the report's `per_thread_data`.
-   */
-  struct flow_report_per_thread_t *ptd;
 } vpp_ipfix_thread_memo_t;
 
 #ifdef __cplusplus
@@ -1209,8 +1216,9 @@ int32_t vpp_ipfix_timer_stop(struct vpp_ipfix_main_t *main);
 
 /* vpp_ipfix_buffer_get for callers that want its per-record case without a call, as
    VPP's own hot functions are inline: when thread `thread_index` last used this
-   (exporter, report), no configuration call ran since, and its packet has a buffer,
-   that buffer; otherwise exactly what vpp_ipfix_buffer_get returns. `fp` is
+   (exporter, report), no configuration call ran since (each one empties the memos),
+   and its packet has a buffer, that buffer; otherwise exactly what
+   vpp_ipfix_buffer_get returns. `fp` is
    vpp_ipfix_fast_path_get (main), taken once (it stays valid while `main` lives).
    The memo it reads is the one the library keeps for that thread; the threading
    rule of the per-thread calls applies. */
@@ -1228,8 +1236,7 @@ vpp_ipfix_buffer_get_inline (const vpp_ipfix_fast_path_t *fp,
 					     VPP_IPFIX_THREAD_MEMO_STRIDE);
       uint64_t key = ((uint64_t) exporter_index << 32) | report_index;
 
-      if (memo->key == key && memo->generation == *fp->generation &&
-	  memo->ptd->packet.data != NULL)
+      if (memo->key == key && memo->ptd->packet.data != NULL)
 	{
 	  if (error_out)
 	    *error_out = 0;

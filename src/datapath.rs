@@ -287,11 +287,12 @@ impl DataPath<'_> {
         if !ptd.packet.is_empty() {
             return Ok(BufferHandle(*ptd.buffer.get_mut() as usize));
         }
-        self.new_buffer(ptd)
+        self.new_buffer(ptd, self.embedder.now())
     }
 
+    /// A new buffer for the thread, taken at `now` (the embedder's time).
     #[cold]
-    fn new_buffer(&self, ptd: &mut flow_report_per_thread_t) -> Result<BufferHandle> {
+    fn new_buffer(&self, ptd: &mut flow_report_per_thread_t, now: f64) -> Result<BufferHandle> {
         if !exporter::is_enabled(self.exp) {
             return Err(Error::VPP_IPFIX_ERROR_EXPORTER_DISABLED);
         }
@@ -304,7 +305,7 @@ impl DataPath<'_> {
         ptd.n_data_records = 0;
         // A buffer is taken when the first record needs it: its age is the oldest
         // record's, whichever way the caller writes records.
-        ptd.first_record_time = self.embedder.now();
+        ptd.first_record_time = now;
         Ok(handle)
     }
 
@@ -344,13 +345,17 @@ impl DataPath<'_> {
         }
         let headers = self.framing.all_headers_size();
         let at = usize::from(ptd.next_data_offset);
+        // One reading of the clock for the packet that goes and the one that starts.
+        let now = self.embedder.now();
         if !ptd.packet.is_empty() && (at + size > limit || at < headers) {
             // A full packet goes out; one whose offset the caller moved into the headers
             // or past the MTU is dropped (`send_buffer`). Either way the loss, if any, is
             // counted, and the record goes in a new packet.
-            let _ = self.send_buffer(ptd);
+            let _ = self.send_at(ptd, now);
         }
-        self.get_buffer(ptd)?;
+        if ptd.packet.is_empty() {
+            self.new_buffer(ptd, now)?;
+        }
         let at = usize::from(ptd.next_data_offset);
         if at < headers || at + size > limit || ptd.n_data_records == u16::MAX {
             // Not a packet we can send (a count at its limit, set by hand).
@@ -430,11 +435,27 @@ impl DataPath<'_> {
     /// thread's state is cleared. A refused packet's records are counted as dropped and
     /// still advance the sequence number, so the collector sees the loss (RFC 7011 §3.1).
     pub fn send_buffer(&self, ptd: &mut flow_report_per_thread_t) -> Result<()> {
-        let len = usize::from(ptd.next_data_offset);
-        let headers = self.framing.all_headers_size();
-        if ptd.packet.is_empty() || (len == headers && ptd.n_data_records == 0) {
+        if self.nothing_to_send(ptd) {
             return Ok(());
         }
+        self.send_at(ptd, self.embedder.now())
+    }
+
+    /// True when the thread has no packet, or one without records.
+    fn nothing_to_send(&self, ptd: &flow_report_per_thread_t) -> bool {
+        ptd.packet.is_empty()
+            || (usize::from(ptd.next_data_offset) == self.framing.all_headers_size()
+                && ptd.n_data_records == 0)
+    }
+
+    /// `send_buffer` with the export time `now` (the embedder's time, read by the
+    /// caller).
+    fn send_at(&self, ptd: &mut flow_report_per_thread_t, now: f64) -> Result<()> {
+        if self.nothing_to_send(ptd) {
+            return Ok(());
+        }
+        let len = usize::from(ptd.next_data_offset);
+        let headers = self.framing.all_headers_size();
         // An offset moved by hand into the headers (or records counted with no bytes)
         // would send headers overwritten by records, or a count that is not there.
         if len <= headers
@@ -445,7 +466,7 @@ impl DataPath<'_> {
             return Err(Error::VPP_IPFIX_ERROR_INVALID_VALUE);
         }
         let records = ptd.n_data_records;
-        if let Err(e) = self.ensure_template() {
+        if let Err(e) = self.ensure_template(now) {
             // Data ahead of its template is undecodable: the packet is dropped and
             // counted, and its records advance the sequence so the collector sees the
             // gap (as for a packet the host refused). The template is tried again.
@@ -462,7 +483,7 @@ impl DataPath<'_> {
         let fields = MessageFields {
             domain_id: self.stream.domain_id,
             src_port: self.stream.src_port,
-            export_time: self.embedder.now() as u32,
+            export_time: now as u32,
             sequence_number,
             data_set_id: Some(self.report.template_id),
         };
@@ -491,11 +512,10 @@ impl DataPath<'_> {
     /// Sends the report's template first if it never went out, so no data reaches the
     /// collector before its template (RFC 7011 §8): one load per packet. An error when
     /// it could not go out (no buffer, refused): the data must not go either.
-    fn ensure_template(&self) -> Result<()> {
+    fn ensure_template(&self, now: f64) -> Result<()> {
         if self.report.last_template_sent.load() != 0.0 {
             return Ok(());
         }
-        let now = self.embedder.now();
         self.instance.send_template_from(
             self.exporter_index,
             self.report_index,
@@ -513,17 +533,14 @@ impl DataPath<'_> {
         now: f64,
         max_age: f64,
     ) -> Result<bool> {
-        let nothing_written = usize::from(ptd.next_data_offset) == self.framing.all_headers_size()
-            && ptd.n_data_records == 0;
-        if ptd.packet.is_empty()
-            || nothing_written
+        if self.nothing_to_send(ptd)
             // A clock stepped back (NTP) would otherwise hold the packet for the whole
             // step: it is due at once, as a template is.
             || (now >= ptd.first_record_time && now - ptd.first_record_time < max_age)
         {
             return Ok(false);
         }
-        self.send_buffer(ptd).map(|()| true)
+        self.send_at(ptd, now).map(|()| true)
     }
 
     fn drop_packet(&self, ptd: &mut flow_report_per_thread_t) {

@@ -345,7 +345,8 @@ impl ip_address_t {
 
     /// True when every address byte is zero (VPP's `ip_address_is_zero`).
     pub fn is_zero(&self) -> bool {
-        self.ip.iter().all(|b| *b == 0)
+        // One 128-bit compare, not sixteen: asked for every new packet.
+        u128::from_ne_bytes(self.ip) == 0
     }
 
     /// The IPv4 bytes (meaningful for `AF_IP4`).

@@ -58,6 +58,22 @@ flow_report_op_buffer_capacity (void *ctx, void *buffer)
   return vlib_buffer_get_default_data_size (vlib_get_main ());
 }
 
+/* One call per packet instead of the three above. */
+static void *
+flow_report_op_buffer_alloc_packet (void *ctx, u32 thread_index,
+				    u32 min_capacity, u8 **data, u32 *capacity)
+{
+  vlib_buffer_t *b0 =
+    flow_report_op_buffer_alloc (ctx, thread_index, min_capacity);
+
+  if (b0)
+    {
+      *data = vlib_buffer_get_current (b0);
+      *capacity = vlib_buffer_get_default_data_size (vlib_get_main ());
+    }
+  return b0;
+}
+
 static i32
 flow_report_op_enqueue (void *ctx, u32 thread_index, void *buffer,
 			const vpp_ipfix_packet_info_t *info)
@@ -182,6 +198,7 @@ flow_report_ops_init (vpp_ipfix_ops_t *ops)
   ops->buffer_free = flow_report_op_buffer_free;
   ops->buffer_data = flow_report_op_buffer_data;
   ops->buffer_capacity = flow_report_op_buffer_capacity;
+  ops->buffer_alloc_packet = flow_report_op_buffer_alloc_packet;
   ops->enqueue = flow_report_op_enqueue;
   ops->now = flow_report_op_now;
   ops->vec_resize = flow_report_op_vec_resize;

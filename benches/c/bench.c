@@ -237,6 +237,19 @@ op_buffer_alloc (void *ctx, uint32_t thread_index, uint32_t min_capacity)
   return host_alloc (&host_threads[thread_index]);
 }
 
+/* The three calls above in one, as VPP's shim provides it. */
+static void *
+op_buffer_alloc_packet (void *ctx, uint32_t thread_index,
+			uint32_t min_capacity, uint8_t **data,
+			uint32_t *capacity)
+{
+  uint8_t *b = op_buffer_alloc (ctx, thread_index, min_capacity);
+
+  *data = b;
+  *capacity = BUF_BYTES;
+  return b;
+}
+
 static void
 op_buffer_free (void *ctx, uint32_t thread_index, void *buffer)
 {
@@ -386,6 +399,7 @@ ours_setup (ctx_t *x, int standalone)
 	.buffer_capacity = op_buffer_capacity,
 	.enqueue = op_enqueue,
 	.now = op_now,
+	.buffer_alloc_packet = op_buffer_alloc_packet,
       };
       rv = vpp_ipfix_main_create (&ops, (uint32_t) c->threads, 0, &x->main);
     }

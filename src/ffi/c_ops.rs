@@ -18,7 +18,8 @@ pub struct vpp_ipfix_ops_t {
     /// Passed to every function.
     pub ctx: *mut c_void,
     /// A new packet buffer for `thread_index`, or NULL when none can be had (counted as an
-    /// allocation failure). Its data must hold at least `min_capacity` bytes.
+    /// allocation failure). Its data must hold at least `min_capacity` bytes. May be
+    /// NULL, with `buffer_data` and `buffer_capacity`, when `buffer_alloc_packet` is set.
     pub buffer_alloc: Option<
         unsafe extern "C" fn(ctx: *mut c_void, thread_index: u32, min_capacity: u32) -> *mut c_void,
     >,
@@ -79,9 +80,32 @@ pub struct vpp_ipfix_ops_t {
             length: *mut u32,
         ) -> i32,
     >,
+    /// Optional: `buffer_alloc`, `buffer_data` and `buffer_capacity` in one call, so a
+    /// packet costs one call to the host instead of three: a new buffer for
+    /// `thread_index` (NULL when none can be had), with where its packet starts in
+    /// `*data` and the bytes available there in `*capacity`. When set, the library calls
+    /// it and never the other three, which may then be NULL.
+    pub buffer_alloc_packet: Option<
+        unsafe extern "C" fn(
+            ctx: *mut c_void,
+            thread_index: u32,
+            min_capacity: u32,
+            data: *mut *mut u8,
+            capacity: *mut u32,
+        ) -> *mut c_void,
+    >,
 }
 
-/// A validated ops table: every function present.
+/// `vpp_ipfix_ops_t::buffer_alloc_packet`.
+type AllocPacketFn = unsafe extern "C" fn(
+    ctx: *mut c_void,
+    thread_index: u32,
+    min_capacity: u32,
+    data: *mut *mut u8,
+    capacity: *mut u32,
+) -> *mut c_void;
+
+/// A validated ops table: every function the library calls is present.
 #[derive(Debug)]
 pub struct CEmbedder {
     ops: vpp_ipfix_ops_t,
@@ -94,16 +118,63 @@ unsafe impl Send for CEmbedder {}
 unsafe impl Sync for CEmbedder {}
 
 impl CEmbedder {
-    /// `None` unless every function pointer is set.
+    /// `None` unless every function the library calls is set.
     pub fn new(ops: &vpp_ipfix_ops_t) -> Option<Self> {
-        let complete = ops.buffer_alloc.is_some()
+        let alloc = ops.buffer_alloc_packet.is_some()
+            || (ops.buffer_alloc.is_some()
+                && ops.buffer_data.is_some()
+                && ops.buffer_capacity.is_some());
+        let complete = alloc
             && ops.buffer_free.is_some()
-            && ops.buffer_data.is_some()
-            && ops.buffer_capacity.is_some()
             && ops.enqueue.is_some()
             && ops.now.is_some()
             && ops.vec_resize.is_some() == ops.vec_free.is_some();
         complete.then_some(CEmbedder { ops: *ops })
+    }
+
+    /// A buffer with its data and capacity from `buffer_alloc_packet`.
+    #[inline]
+    fn alloc_packet(
+        &self,
+        alloc_packet: AllocPacketFn,
+        thread_index: u32,
+        min_capacity: u32,
+    ) -> Option<(*mut c_void, *mut u8, u32)> {
+        let (mut data, mut capacity) = (std::ptr::null_mut(), 0u32);
+        // SAFETY: the host's function, called as its contract says, with places for
+        // the data pointer and capacity that live across the call.
+        let buffer = unsafe {
+            alloc_packet(
+                self.ops.ctx,
+                thread_index,
+                min_capacity,
+                &mut data,
+                &mut capacity,
+            )
+        };
+        (!buffer.is_null()).then_some((buffer, data, capacity))
+    }
+
+    /// A buffer with its data and capacity from `buffer_alloc`, `buffer_data` and
+    /// `buffer_capacity`.
+    fn alloc_in_three_calls(
+        &self,
+        thread_index: u32,
+        min_capacity: u32,
+    ) -> Option<(*mut c_void, *mut u8, u32)> {
+        let (alloc, data, capacity) = (
+            self.ops.buffer_alloc?,
+            self.ops.buffer_data?,
+            self.ops.buffer_capacity?,
+        );
+        // SAFETY: the host's functions, called as its contract says.
+        let buffer = unsafe { alloc(self.ops.ctx, thread_index, min_capacity) };
+        if buffer.is_null() {
+            return None;
+        }
+        // SAFETY: as above, with a buffer the host just returned.
+        let (ptr, cap) = unsafe { (data(self.ops.ctx, buffer), capacity(self.ops.ctx, buffer)) };
+        Some((buffer, ptr, cap))
     }
 
     fn free(&self, thread_index: u32, buffer: *mut c_void) {
@@ -120,18 +191,10 @@ impl Embedder for CEmbedder {
         thread_index: u32,
         min_capacity: u32,
     ) -> Option<(BufferHandle, PacketBuf)> {
-        let (alloc, data, capacity) = (
-            self.ops.buffer_alloc?,
-            self.ops.buffer_data?,
-            self.ops.buffer_capacity?,
-        );
-        // SAFETY: the host's functions, called as its contract says.
-        let buffer = unsafe { alloc(self.ops.ctx, thread_index, min_capacity) };
-        if buffer.is_null() {
-            return None;
-        }
-        // SAFETY: as above, with a buffer the host just returned.
-        let (ptr, cap) = unsafe { (data(self.ops.ctx, buffer), capacity(self.ops.ctx, buffer)) };
+        let (buffer, ptr, cap) = match self.ops.buffer_alloc_packet {
+            Some(alloc_packet) => self.alloc_packet(alloc_packet, thread_index, min_capacity)?,
+            None => self.alloc_in_three_calls(thread_index, min_capacity)?,
+        };
         // SAFETY: the host's contract: `ptr` is valid for `cap` bytes and belongs to this
         // buffer, which only the library touches until it is freed or enqueued.
         match unsafe { PacketBuf::from_raw(ptr, cap) } {

@@ -212,14 +212,41 @@ pub extern "C" fn vpp_ipfix_buffer_get(
     if let Some((m, hit)) = unsafe { hot_thread(main, exporter_index, report_index, thread_index) }
     {
         let _inside = InsideDatapath::enter_untimed(&m.threads);
-        let ptd = hit.ptd;
-        if !ptd.packet.is_empty() {
+        if !hit.ptd.packet.is_empty() {
             // SAFETY: NULL or writable (contract).
             unsafe { write_out(error_out, 0) };
-            return *ptd.buffer.get_mut();
+            return *hit.ptd.buffer.get_mut();
         }
+        // Once a packet: a new buffer for indices the memo vouches for, with no timer.
+        return buffer_get_new(m, exporter_index, report_index, thread_index, error_out);
     }
     buffer_get_full(main, exporter_index, report_index, thread_index, error_out)
+}
+
+/// `vpp_ipfix_buffer_get` when the thread's memo matched and it has no buffer: the
+/// memo again (cheaper than carrying it here), then a new buffer.
+#[inline(never)]
+fn buffer_get_new(
+    m: &vpp_ipfix_main_t,
+    exporter_index: u32,
+    report_index: u32,
+    thread_index: u32,
+    error_out: *mut i32,
+) -> *mut c_void {
+    let at = (exporter_index, report_index, thread_index);
+    // SAFETY: the threading rule (contract of `vpp_ipfix_buffer_get`).
+    let hit = unsafe { m.caches.lookup(exporter_index, report_index, thread_index) };
+    let Some((dp, ptd)) = hit.and_then(|hit| {
+        let dp = m
+            .instance
+            .data_path_from(hit.exp, hit.report, hit.counters, at)?;
+        Some((dp, hit.ptd))
+    }) else {
+        return buffer_get_full(m, exporter_index, report_index, thread_index, error_out);
+    };
+    ffi_boundary! {
+        report_error(dp.get_buffer(ptd), error_out).map_or(std::ptr::null_mut(), |h| h.0 as *mut c_void)
+    }
 }
 
 /// `vpp_ipfix_buffer_get` when the thread has no buffer yet, or something is wrong.

@@ -1,8 +1,8 @@
 //! Each exporting thread's memo of the last (exporter, report) its per-thread calls
 //! checked: VPP callers export one report per worker loop, so most calls find their
 //! indices already validated and skip the vector lookups. Any configuration call
-//! invalidates every memo at once (a new generation), which is safe without atomics
-//! because configuration and per-thread calls never overlap (the barrier rule).
+//! empties every memo, which is safe without atomics because configuration and
+//! per-thread calls never overlap (the barrier rule).
 
 use std::cell::UnsafeCell;
 use std::ffi::c_void;
@@ -12,26 +12,29 @@ use crate::counters::ThreadCounters;
 use crate::instance::Instance;
 use crate::types::{flow_report_per_thread_t, flow_report_t, ipfix_exporter_t};
 
-/// What a thread's last successful lookup found, for the generation it was made in.
+/// What a thread's last successful lookup found, since the last configuration call.
 /// C reads it too: `vpp_ipfix_buffer_get_inline` in the header compares `key` and
-/// `generation` and takes `ptd`, so the layout is part of the ABI (read only; the
-/// library alone writes it).
+/// reads the packet of `ptd`, so the layout is part of the ABI (read only; the library
+/// alone writes it).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct vpp_ipfix_thread_memo_t {
-    /// The instance's generation when the memo was made (0: never).
-    pub generation: u64,
-    /// `(exporter_index << 32) | report_index`.
+    /// `(exporter_index << 32) | report_index`; `NO_KEY` in an empty memo.
     pub key: u64,
+    /// The thread's entry of the report's `per_thread_data`. An empty memo points at an
+    /// entry that never has a packet, so a caller whose indices happen to equal
+    /// `NO_KEY` reads "no buffer" there and takes the function, which says what is wrong.
+    pub ptd: *mut flow_report_per_thread_t,
     pub exp: *const ipfix_exporter_t,
     pub report: *const flow_report_t,
     /// The thread's counters of the report (opaque to C).
     pub counters: *const c_void,
-    /// The thread's entry of the report's `per_thread_data`.
-    pub ptd: *mut flow_report_per_thread_t,
 }
 
 type Memo = vpp_ipfix_thread_memo_t;
+
+/// The key of an empty memo (exporter and report `u32::MAX`, which no exporter has).
+const NO_KEY: u64 = u64::MAX;
 
 /// One thread's memo, on its own cache lines (written by that thread only);
 /// `VPP_IPFIX_THREAD_MEMO_STRIDE` in the header.
@@ -47,8 +50,6 @@ const _: () = assert!(std::mem::size_of::<ThreadMemo>() == THREAD_MEMO_STRIDE);
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct vpp_ipfix_fast_path_t {
-    /// The instance's current generation; a memo of another is stale.
-    pub generation: *const u64,
     /// `n_threads` memos, `VPP_IPFIX_THREAD_MEMO_STRIDE` bytes apart.
     pub memos: *const u8,
     /// 0 for a NULL instance: every inline call then takes the function.
@@ -57,14 +58,14 @@ pub struct vpp_ipfix_fast_path_t {
 
 // SAFETY: entry `t` is read and written only by the thread calling with thread index
 // `t` (the C threading rule: never two threads with one index), and configuration,
-// which only changes `ThreadCaches::generation` through `&mut`, never runs meanwhile.
+// which empties the memos through `&mut`, never runs meanwhile.
 unsafe impl Sync for ThreadMemo {}
 
-/// The memos of an instance's threads, and the generation they must match.
+/// The memos of an instance's threads.
 pub(crate) struct ThreadCaches {
-    /// Starts at 1 so that the empty memos (generation 0) never match.
-    generation: u64,
     memos: Box<[ThreadMemo]>,
+    /// What empty memos point at: an entry with no packet, never written.
+    no_packet: Box<flow_report_per_thread_t>,
 }
 
 /// A memo that matched: the thread's exporter, report, counters and per-thread state.
@@ -79,7 +80,6 @@ impl vpp_ipfix_fast_path_t {
     /// No threads: every inline call takes the function, which says what is wrong.
     pub(crate) fn empty() -> Self {
         vpp_ipfix_fast_path_t {
-            generation: std::ptr::null(),
             memos: std::ptr::null(),
             n_threads: 0,
         }
@@ -94,26 +94,27 @@ impl super::boundary::PanicDefault for vpp_ipfix_fast_path_t {
 
 impl ThreadCaches {
     pub(crate) fn new(n_threads: u32) -> Self {
-        let empty = Memo {
-            generation: 0,
-            key: 0,
-            exp: std::ptr::null(),
-            report: std::ptr::null(),
-            counters: std::ptr::null(),
-            ptd: std::ptr::null_mut(),
-        };
-        ThreadCaches {
-            generation: 1,
+        let mut caches = ThreadCaches {
             memos: (0..n_threads)
-                .map(|_| ThreadMemo(UnsafeCell::new(empty)))
+                .map(|_| ThreadMemo(UnsafeCell::new(Self::EMPTY)))
                 .collect(),
-        }
+            no_packet: Box::default(),
+        };
+        caches.invalidate();
+        caches
     }
 
-    /// Where C's inline fast path finds the memos and the generation.
+    const EMPTY: Memo = Memo {
+        key: NO_KEY,
+        ptd: std::ptr::null_mut(),
+        exp: std::ptr::null(),
+        report: std::ptr::null(),
+        counters: std::ptr::null(),
+    };
+
+    /// Where C's inline fast path finds the memos.
     pub(crate) fn fast_path(&self) -> vpp_ipfix_fast_path_t {
         vpp_ipfix_fast_path_t {
-            generation: &self.generation,
             memos: self.memos.as_ptr().cast(),
             n_threads: self.memos.len() as u32,
         }
@@ -121,12 +122,20 @@ impl ThreadCaches {
 
     /// Forgets every memo: configuration may have moved or freed what they point at.
     pub(crate) fn invalidate(&mut self) {
-        self.generation += 1;
+        // C only reads the entry (its packet is empty); Rust never reaches it, as no
+        // lookup matches `NO_KEY`.
+        let no_packet = std::ptr::from_ref(&*self.no_packet).cast_mut();
+        for memo in self.memos.iter_mut() {
+            *memo.0.get_mut() = Memo {
+                ptd: no_packet,
+                ..Self::EMPTY
+            };
+        }
     }
 
     /// Thread `thread_index`'s view of report `r` of exporter `e` when its memo is for
-    /// these indices and current; `None` otherwise (then `lookup_or_fill`). No call and
-    /// no store: the per-record fast paths start here.
+    /// these indices; `None` otherwise (then `lookup_or_fill`). No call and no store:
+    /// the per-record fast paths start here.
     ///
     /// # Safety
     /// The caller is the only thread using `thread_index` of the instance that owns
@@ -137,7 +146,8 @@ impl ThreadCaches {
         let cell = self.memos.get(thread_index as usize)?;
         // SAFETY: this thread's memo, touched by no other thread (contract).
         let memo = unsafe { &*cell.0.get() };
-        if memo.key != (u64::from(e) << 32) | u64::from(r) || memo.generation != self.generation {
+        let key = (u64::from(e) << 32) | u64::from(r);
+        if memo.key != key || key == NO_KEY {
             return None;
         }
         // SAFETY: as in `hit`.
@@ -164,8 +174,8 @@ impl ThreadCaches {
         let key = (u64::from(e) << 32) | u64::from(r);
         // SAFETY: this thread's memo, touched by no other thread (contract).
         let memo = unsafe { &mut *cell.0.get() };
-        if memo.key != key || memo.generation != self.generation {
-            *memo = Self::fill(instance, timer_on, self.generation, key, thread_index)?;
+        if memo.key != key || key == NO_KEY {
+            *memo = Self::fill(instance, timer_on, key, thread_index)?;
         }
         // SAFETY: as in `hit`.
         Some(unsafe { Self::hit(memo) })
@@ -174,8 +184,7 @@ impl ThreadCaches {
     /// The view a current memo gives.
     ///
     /// # Safety
-    /// `memo` was made in this generation, so no configuration ran since it was
-    /// checked: the exporter, report and counters it points at are where they were, and
+    /// `memo` is not empty, so no configuration ran since it was checked: the exporter, report and counters it points at are where they were, and
     /// live. Its `ptd` is the calling thread's entry of the report's per-thread vector
     /// (never resized), which only that thread touches now (`lookup`'s contract).
     #[inline(always)]
@@ -197,7 +206,6 @@ impl ThreadCaches {
     fn fill(
         instance: &Instance,
         timer_on: &AtomicBool,
-        generation: u64,
         key: u64,
         thread_index: u32,
     ) -> Option<Memo> {
@@ -213,12 +221,11 @@ impl ThreadCaches {
             .load(Ordering::Relaxed)
             .wrapping_add(thread_index as usize);
         Some(Memo {
-            generation,
             key,
+            ptd,
             exp,
             report,
             counters: (counters as *const ThreadCounters).cast(),
-            ptd,
         })
     }
 }
