@@ -291,7 +291,7 @@ impl DataPath<'_> {
     }
 
     /// A new buffer for the thread, taken at `now` (the embedder's time).
-    #[cold]
+    #[inline]
     fn new_buffer(&self, ptd: &mut flow_report_per_thread_t, now: f64) -> Result<BufferHandle> {
         if !exporter::is_enabled(self.exp) {
             return Err(Error::VPP_IPFIX_ERROR_EXPORTER_DISABLED);
@@ -450,6 +450,7 @@ impl DataPath<'_> {
 
     /// `send_buffer` with the export time `now` (the embedder's time, read by the
     /// caller).
+    #[inline]
     fn send_at(&self, ptd: &mut flow_report_per_thread_t, now: f64) -> Result<()> {
         if self.nothing_to_send(ptd) {
             return Ok(());

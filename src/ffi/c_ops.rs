@@ -157,6 +157,8 @@ impl CEmbedder {
 
     /// A buffer with its data and capacity from `buffer_alloc`, `buffer_data` and
     /// `buffer_capacity`.
+    #[cold]
+    #[inline(never)]
     fn alloc_in_three_calls(
         &self,
         thread_index: u32,
