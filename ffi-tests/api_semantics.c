@@ -1833,6 +1833,8 @@ static struct
   int resizes;
   int fail_rewrite;	 /* the rewrite says there is none */
   int malformed_rewrite; /* the rewrite is not a template packet */
+  int live_bitmaps;	 /* fields_to_send the rewrite attached */
+  int removed;		 /* report_removed calls */
 } owner;
 
 static uint32_t
@@ -1899,6 +1901,14 @@ owner_template_rewrite (void *ctx, struct ipfix_exporter_t *exp,
   const uint32_t len = 20 + 8 + 16 + 16;
 
   (void) ctx, (void) exp;
+  /* Like VPP's classifier callback: a bitmap of the fields it sends, kept in
+     the report, which the host frees when the report goes. */
+  if (!fr->fields_to_send)
+    {
+      fr->fields_to_send = calloc (1, sizeof (*fr->fields_to_send));
+      if (fr->fields_to_send)
+	owner.live_bitmaps++;
+    }
   if (owner.fail_rewrite || capacity < len)
     return -1;
   memset (packet, 0, len);
@@ -1915,6 +1925,20 @@ owner_template_rewrite (void *ctx, struct ipfix_exporter_t *exp,
   test_put_u16 (packet + 58, 4);
   *length = len;
   return 0;
+}
+
+static void
+owner_report_removed (void *ctx, struct ipfix_exporter_t *exp,
+		      struct flow_report_t *fr)
+{
+  (void) ctx, (void) exp;
+  owner.removed++;
+  if (fr->fields_to_send)
+    {
+      free (fr->fields_to_send);
+      fr->fields_to_send = NULL;
+      owner.live_bitmaps--;
+    }
 }
 
 /* exp->reports, exp->streams and the exporters are vectors in VPP's layout, in
@@ -1943,6 +1967,7 @@ test_host_vectors_and_owner_templates (void)
   ops.vec_resize = owner_vec_resize;
   ops.vec_free = owner_vec_free;
   ops.template_rewrite = owner_template_rewrite;
+  ops.report_removed = owner_report_removed;
   CHECK_EQ (vpp_ipfix_main_create (&ops, 1, 0, &main), 0);
   CHECK_EQ (owner.live_vectors, 1);
   exp = vpp_ipfix_exporter_get (main, 0);
@@ -2025,7 +2050,13 @@ test_host_vectors_and_owner_templates (void)
 			      NULL),
     0);
   CHECK_UEQ (vec_header_len (exp->reports), 1);
+  /* The host heard of the report going, and freed what it had attached; the
+     report left is heard of at destroy. */
+  CHECK_EQ (owner.removed, 1);
+  CHECK_EQ (owner.live_bitmaps, 1);
   vpp_ipfix_main_destroy (main);
+  CHECK_EQ (owner.removed, 2);
+  CHECK_EQ (owner.live_bitmaps, 0);
   CHECK_EQ (owner.live_vectors, 0);
   CHECK_UEQ (test_host_live_buffers (host), 0);
   test_host_destroy (host);

@@ -659,6 +659,13 @@ typedef struct vpp_ipfix_ops_t {
                                uint32_t min_capacity,
                                uint8_t **data,
                                uint32_t *capacity);
+  /*
+   Optional: report `fr` of `exp` is going (its report or exporter deleted, or the
+   instance destroyed); the host frees what it attached to it, such as the
+   `fields_to_send` bitmap of VPP's classifier reports, and may clear that field.
+   Called from the configuration thread while `fr` is still in `exp->reports`.
+   */
+  void (*report_removed)(void *ctx, struct ipfix_exporter_t *exp, struct flow_report_t *fr);
 } vpp_ipfix_ops_t;
 
 /*

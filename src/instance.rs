@@ -281,6 +281,10 @@ impl Instance {
 impl Drop for Instance {
     fn drop(&mut self) {
         for e in 0..self.exporters.len() as u32 {
+            let exp = &self.exporters[e as usize];
+            for fr in exp.reports.iter() {
+                self.embedder.report_removed(exp, fr);
+            }
             self.free_vectors(e);
         }
         self.exporters

@@ -118,6 +118,12 @@ pub trait Embedder: Send + Sync {
     ) -> Option<usize> {
         None
     }
+
+    /// Report `fr` of `exp` is going (deleted with its report or exporter, or the
+    /// instance destroyed): the host frees what it attached to it, such as the
+    /// `fields_to_send` bitmap VPP's classifier reports set. Called from the
+    /// configuration thread, while `fr` is still in `exp->reports`.
+    fn report_removed(&self, _exp: &ipfix_exporter_t, _fr: &flow_report_t) {}
 }
 
 /// A buffer of at least `need` bytes for `thread_index`: what the host handed back is
@@ -196,5 +202,8 @@ impl<E: Embedder + ?Sized> Embedder for std::sync::Arc<E> {
     }
     fn sync(&self) {
         (**self).sync()
+    }
+    fn report_removed(&self, exp: &ipfix_exporter_t, fr: &flow_report_t) {
+        (**self).report_removed(exp, fr)
     }
 }

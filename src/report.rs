@@ -334,6 +334,9 @@ impl Instance {
             let ptd = &mut self.state[e].report_state[r].per_thread[t as usize];
             crate::datapath::discard(self.embedder.as_ref(), t, ptd);
         }
+        if let Some(fr) = self.exporters[e].reports.get(r) {
+            self.embedder.report_removed(&self.exporters[e], fr);
+        }
         let st = &mut self.state[e];
         let exp = &mut self.exporters[e];
         let fr = exp.reports.remove(r, self.embedder.vec_memory());

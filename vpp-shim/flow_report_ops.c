@@ -189,6 +189,16 @@ flow_report_op_template_rewrite (void *ctx, ipfix_exporter_t *exp,
   return rv;
 }
 
+/* A classifier report's rewrite callback keeps a bitmap of the fields it
+   sends in fr->fields_to_send; VPP's own delete leaves it behind. A bitmap is
+   a vector (clib_bitmap_free is vec_free). */
+static void
+flow_report_op_report_removed (void *ctx, ipfix_exporter_t *exp,
+			       flow_report_t *fr)
+{
+  vec_free (fr->fields_to_send);
+}
+
 void
 flow_report_ops_init (vpp_ipfix_ops_t *ops)
 {
@@ -204,4 +214,5 @@ flow_report_ops_init (vpp_ipfix_ops_t *ops)
   ops->vec_resize = flow_report_op_vec_resize;
   ops->vec_free = flow_report_op_vec_free;
   ops->template_rewrite = flow_report_op_template_rewrite;
+  ops->report_removed = flow_report_op_report_removed;
 }

@@ -912,6 +912,10 @@ cb_rewrite (ipfix_exporter_t *exp, flow_report_t *fr, u16 collector_port,
   if (collector_port != exp->collector_port || elts || n_elts ||
       stream_indexp != rw.stream_indexp)
     rw.bad_args++;
+  /* The fields it sends, as VPP's classifier callback keeps them (a bitmap,
+     one vector per report, grown in place). */
+  vec_validate (fr->fields_to_send, 1);
+  fr->fields_to_send[0] |= 1;
   if (rw.return_null)
     return 0;
   vec_validate (v, len - 1);
@@ -1089,6 +1093,19 @@ test_rewrite_callback (void)
   CHECK_EQ (templates_since (mark, 0), 0);
   CHECK_EQ (c.dropped_packets, c0.dropped_packets + 1);
   CHECK_EQ (c.templates, c0.templates);
+
+  /* Deleting a report frees the bitmap its callback kept (VPP leaks it). */
+  {
+    uword *bitmap = exp->reports[cb_index].fields_to_send;
+    u64 blocks = mock_live_mem_blocks ();
+
+    CHECK_NOT_NULL (bitmap);
+    CHECK (bitmap && mock_mem_owns (vec_header (bitmap)));
+    CHECK_EQ (report_add_del (exp, 0, 7, 7007, 1, 0, 0, cb_rewrite, cb_data,
+			      &si, 0, 0),
+	      0);
+    CHECK_UEQ (mock_live_mem_blocks (), blocks - 1);
+  }
   teardown ();
 }
 

@@ -94,6 +94,13 @@ pub struct vpp_ipfix_ops_t {
             capacity: *mut u32,
         ) -> *mut c_void,
     >,
+    /// Optional: report `fr` of `exp` is going (its report or exporter deleted, or the
+    /// instance destroyed); the host frees what it attached to it, such as the
+    /// `fields_to_send` bitmap of VPP's classifier reports, and may clear that field.
+    /// Called from the configuration thread while `fr` is still in `exp->reports`.
+    pub report_removed: Option<
+        unsafe extern "C" fn(ctx: *mut c_void, exp: *mut ipfix_exporter_t, fr: *mut flow_report_t),
+    >,
 }
 
 /// `vpp_ipfix_ops_t::buffer_alloc_packet`.
@@ -271,6 +278,21 @@ impl Embedder for CEmbedder {
             )
         };
         (rc == 0 && length as usize <= packet.len()).then_some(length as usize)
+    }
+
+    fn report_removed(&self, exp: &ipfix_exporter_t, fr: &flow_report_t) {
+        if let Some(f) = self.ops.report_removed {
+            // SAFETY: the host's function as documented: it may free and clear
+            // `fr->fields_to_send` (an atomic pointer, so a shared borrow allows it) and
+            // touches nothing else the library owns.
+            unsafe {
+                f(
+                    self.ops.ctx,
+                    std::ptr::from_ref(exp).cast_mut(),
+                    std::ptr::from_ref(fr).cast_mut(),
+                )
+            }
+        }
     }
 }
 
