@@ -1,18 +1,6 @@
 //! RFC 1071 internet checksum: the one's-complement sum that IPv4 and UDP headers carry.
 #![forbid(unsafe_code)]
 
-/// Bytes summed per step: one 16-bit word into each of `LANES` u32 lanes,
-/// which the compiler turns into vector loads, unpacks and adds.
-const CHUNK: usize = 32;
-const LANES: usize = CHUNK / 2;
-
-/// Steps per block, after which the lanes are added up and into the running
-/// `u64` sum. A lane then holds at most `(BLOCK_CHUNKS + 1) * 0xffff < 2^27`
-/// (the `+ 1`: the half chunk of the tail), so the lanes never overflow and
-/// neither does their total, `< LANES * 2^27 = 2^31`, in a u32; the running
-/// sum cannot overflow a `u64` for any slice that fits in memory.
-const BLOCK_CHUNKS: usize = 1 << 11;
-
 /// One's-complement partial sum of `data` taken as big-endian 16-bit words,
 /// added to `initial`.
 ///
@@ -30,39 +18,34 @@ const BLOCK_CHUNKS: usize = 1 << 11;
 #[must_use]
 #[inline]
 pub fn partial_sum(data: &[u8], initial: u32) -> u32 {
-    // RFC 1071 §2(B): the one's-complement sum is byte-order independent, so
-    // sum native-endian 16-bit words (no per-byte swapping), fold to 16 bits,
-    // and swap once at the end. The words of each CHUNK go to their own u32
-    // lane (vectorised: per 16 bytes one load, two unpacks, two adds); carries
-    // out of bit 15 wait for the final fold.
-    let (chunks, rest) = data.as_chunks::<CHUNK>();
+    // RFC 1071 §2(B, C): the one's-complement sum is byte-order independent and
+    // may be taken in wider words, so sum native-endian 64-bit words with an
+    // end-around carry (an add and an add-with-carry per 8 bytes, no per-byte
+    // work, no vector set-up), fold to 16 bits, and swap once at the end. Every
+    // piece starts at an even offset, so each 16-bit word keeps its place.
+    let (blocks, rest) = data.as_chunks::<64>();
     let mut acc: u64 = 0;
-    let mut lanes = [0u32; LANES];
-    for block in chunks.chunks(BLOCK_CHUNKS) {
-        for chunk in block {
-            for (lane, word) in lanes.iter_mut().zip(chunk.as_chunks::<2>().0) {
-                *lane += u32::from(u16::from_ne_bytes(*word));
-            }
-        }
-        acc += u64::from(lanes.iter().sum::<u32>());
-        lanes = [0; LANES];
-    }
-    // Fewer than CHUNK bytes remain, word-aligned with the rest: half a chunk
-    // into the (cleared) lanes, then words; an odd last byte is the high byte
-    // of a zero-padded big-endian word.
-    let (halves, rest) = rest.as_chunks::<{ CHUNK / 2 }>();
-    for half in halves {
-        for (lane, word) in lanes.iter_mut().zip(half.as_chunks::<2>().0) {
-            *lane += u32::from(u16::from_ne_bytes(*word));
+    for block in blocks {
+        // Eight words a step: the loop's own count and branch once per 64 bytes.
+        for word in block.as_chunks::<8>().0 {
+            acc = add_carry(acc, u64::from_ne_bytes(*word));
         }
     }
-    acc += u64::from(lanes.iter().sum::<u32>());
-    let (words, odd) = rest.as_chunks::<2>();
+    let (words, rest) = rest.as_chunks::<8>();
     for word in words {
-        acc += u64::from(u16::from_ne_bytes(*word));
+        acc = add_carry(acc, u64::from_ne_bytes(*word));
     }
+    let (quads, rest) = rest.as_chunks::<4>();
+    for quad in quads {
+        acc = add_carry(acc, u64::from(u32::from_ne_bytes(*quad)));
+    }
+    let (pairs, odd) = rest.as_chunks::<2>();
+    for pair in pairs {
+        acc = add_carry(acc, u64::from(u16::from_ne_bytes(*pair)));
+    }
+    // An odd last byte is the high byte of a zero-padded big-endian word.
     if let [last] = odd {
-        acc += u64::from(u16::from_ne_bytes([*last, 0]));
+        acc = add_carry(acc, u64::from(u16::from_ne_bytes([*last, 0])));
     }
 
     let native = fold(fold64_to_32(acc));
@@ -89,6 +72,15 @@ pub fn partial_sum_20(header: &[u8; 20]) -> u32 {
         .map(|w| u64::from(u32::from_ne_bytes(*w)))
         .sum();
     u32::from(u16::from_be(fold(fold64_to_32(acc))))
+}
+
+/// `a + b` with the carry out of bit 63 added back in (2^64 ≡ 1 mod 0xffff): never
+/// zero unless both are, and it cannot overflow again (a carry leaves at most
+/// `2^64 - 2`).
+#[inline(always)]
+fn add_carry(a: u64, b: u64) -> u64 {
+    let (sum, carry) = a.overflowing_add(b);
+    sum + u64::from(carry)
 }
 
 /// Folds a 64-bit one's-complement accumulator to 32 bits without changing
@@ -245,11 +237,11 @@ mod tests {
 
     #[test]
     fn long_inputs_across_blocks_match_reference() {
-        // Past several blocks of lanes (BLOCK_CHUNKS * CHUNK bytes each), with
-        // every tail shape: the worst case (all ones) and random bytes.
+        // Long enough for many end-around carries, with every tail shape after
+        // the 8-byte words (4, 2 and 1 bytes): the worst case (all ones) and
+        // random bytes.
         let mut rng = XorShift(0x2545_f491);
-        let block = BLOCK_CHUNKS * CHUNK;
-        for len in [block - 1, block, block + 17, 3 * block + CHUNK / 2 + 3] {
+        for len in [65_535, 65_536, 65_543, 200_005, 200_006] {
             let ones = vec![0xff_u8; len];
             assert_eq!(
                 fold(partial_sum(&ones, 0)),
