@@ -2,14 +2,27 @@
 //! socket options set before `bind`, the error queue), behind safe functions. The
 //! transports' only unsafe code lives here.
 
-use std::io;
-use std::mem::{size_of, zeroed};
+use std::io::{self, IoSlice};
+use std::mem::{size_of, zeroed, MaybeUninit};
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// Most datagrams one `sendmmsg` call takes from `send_batch`; the message headers of a
-/// chunk live on the stack (about 5 KiB), so sending allocates nothing.
+/// chunk live on the stack (4 KiB), so sending allocates nothing.
 pub const SENDMMSG_CHUNK: usize = 64;
+
+/// What [`send_batch`] did.
+#[derive(Debug)]
+pub struct BatchSent {
+    /// Datagrams sent, in order, before the first error.
+    pub sent: usize,
+    /// The error of `datagrams[sent]`, which was not sent; those after it were not tried.
+    pub error: Option<io::Error>,
+    /// A call sent fewer datagrams than it was given and reported no error: the kernel
+    /// dropped the error of the datagram it stopped at (which the next call sent), maybe
+    /// one an ICMP error had left pending on the socket.
+    pub short: bool,
+}
 
 /// Sends `datagrams` in order on a connected UDP socket, one `sendmmsg(2)` call per
 /// chunk of at most [`SENDMMSG_CHUNK`]. Returns how many were sent before the first
@@ -20,54 +33,65 @@ pub const SENDMMSG_CHUNK: usize = 64;
 /// first of a call fails; the rest is then sent by a new call, so a lasting error (no
 /// buffer space, no route) shows up as the first datagram's error of that call. A
 /// one-shot socket error (ECONNREFUSED from an earlier ICMP message) is consumed by the
-/// kernel in the short call, and the datagram it stopped goes out in the next one; when
-/// it meets the first datagram of a call, that call fails with it and `datagrams[sent]`
-/// was not sent either ([`is_icmp_error`]).
-pub fn send_batch(socket: &UdpSocket, datagrams: &[&[u8]]) -> (usize, Option<io::Error>) {
-    let mut sent = 0;
-    while sent < datagrams.len() {
-        let end = datagrams.len().min(sent + SENDMMSG_CHUNK);
-        match send_chunk(socket, &datagrams[sent..end]) {
+/// kernel in the short call (`short`), and the datagram it stopped goes out in the next
+/// one; when it meets the first datagram of a call, that call fails with it and
+/// `datagrams[sent]` was not sent either ([`is_icmp_error`]).
+pub fn send_batch(socket: &UdpSocket, datagrams: &[IoSlice<'_>]) -> BatchSent {
+    let mut done = BatchSent {
+        sent: 0,
+        error: None,
+        short: false,
+    };
+    while done.sent < datagrams.len() {
+        let end = datagrams.len().min(done.sent + SENDMMSG_CHUNK);
+        let offered = end - done.sent;
+        match send_chunk(socket, &datagrams[done.sent..end]) {
             // `sendmmsg` sends at least one or fails; a 0 would loop forever.
-            Ok(0) => return (sent, Some(io::Error::from(io::ErrorKind::WriteZero))),
-            Ok(n) => sent += n,
+            Ok(0) => {
+                done.error = Some(io::Error::from(io::ErrorKind::WriteZero));
+                break;
+            }
+            Ok(n) => {
+                done.short |= n < offered;
+                done.sent += n;
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return (sent, Some(e)),
+            Err(e) => {
+                done.error = Some(e);
+                break;
+            }
         }
     }
-    (sent, None)
+    done
 }
 
 /// One `sendmmsg` call for at most `SENDMMSG_CHUNK` datagrams.
-fn send_chunk(socket: &UdpSocket, chunk: &[&[u8]]) -> io::Result<usize> {
-    let n = chunk.len().min(SENDMMSG_CHUNK);
-    let mut iovecs = [libc::iovec {
-        iov_base: std::ptr::null_mut(),
-        iov_len: 0,
-    }; SENDMMSG_CHUNK];
-    for (iov, datagram) in iovecs.iter_mut().zip(chunk) {
-        // The kernel only reads through `iov_base`; the `*mut` is the C type's.
-        iov.iov_base = datagram.as_ptr().cast_mut().cast();
-        iov.iov_len = datagram.len();
+fn send_chunk(socket: &UdpSocket, chunk: &[IoSlice<'_>]) -> io::Result<usize> {
+    let chunk = &chunk[..chunk.len().min(SENDMMSG_CHUNK)];
+    // Only the headers given to the kernel are written: zeroing all 64 would cost more
+    // than the rest of the call's preparation.
+    let mut headers = [const { MaybeUninit::<libc::mmsghdr>::uninit() }; SENDMMSG_CHUNK];
+    for (h, datagram) in headers.iter_mut().zip(chunk) {
+        // SAFETY: `mmsghdr` is a C struct of integers and raw pointers, for which all-zero
+        // bytes are a valid value (no name, no control data, null pointers).
+        let mut m: libc::mmsghdr = unsafe { zeroed() };
+        // A connected socket: no destination address per message. `IoSlice` is an
+        // `iovec` (std guarantees the layout on Unix); the kernel only reads through
+        // it, the `*mut` is the C type's.
+        m.msg_hdr.msg_iov = std::ptr::from_ref(datagram).cast_mut().cast();
+        m.msg_hdr.msg_iovlen = 1;
+        h.write(m);
     }
-    // SAFETY: `mmsghdr` is a C struct of integers and raw pointers, for which all-zero
-    // bytes are a valid value (no name, no control data, null pointers).
-    let mut headers: [libc::mmsghdr; SENDMMSG_CHUNK] = unsafe { zeroed() };
-    let iov_base = iovecs.as_mut_ptr();
-    for (i, h) in headers.iter_mut().enumerate().take(n) {
-        // A connected socket: no destination address per message.
-        h.msg_hdr.msg_iov = iov_base.wrapping_add(i);
-        h.msg_hdr.msg_iovlen = 1;
-    }
-    // SAFETY: `headers[..n]` are initialised message headers, each pointing at one iovec
-    // of `iovecs` (alive until the call returns), which points at `len` readable bytes of
-    // a datagram borrowed for this call; the kernel writes only `msg_len` of `headers`,
-    // which we own mutably. `n <= SENDMMSG_CHUNK` fits in `c_uint`.
+    // SAFETY: the first `chunk.len()` headers were initialised just above, each pointing
+    // at one `IoSlice` of `chunk` (an `iovec`, borrowed for this call), which points at
+    // readable bytes of a datagram; the kernel reads no header past `chunk.len()` and
+    // writes only `msg_len` of those, which we own mutably. `chunk.len() <=
+    // SENDMMSG_CHUNK` fits in `c_uint`.
     let rc = unsafe {
         libc::sendmmsg(
             socket.as_raw_fd(),
-            headers.as_mut_ptr(),
-            n as libc::c_uint,
+            headers.as_mut_ptr().cast::<libc::mmsghdr>(),
+            chunk.len() as libc::c_uint,
             0,
         )
     };
@@ -76,6 +100,24 @@ fn send_chunk(socket: &UdpSocket, chunk: &[&[u8]]) -> io::Result<usize> {
     } else {
         Ok(rc as usize)
     }
+}
+
+/// The wall clock (CLOCK_REALTIME) in seconds since the Unix epoch, 0 before it: what
+/// `SystemTime::now().duration_since(UNIX_EPOCH)` gives as `as_secs_f64`, read with one
+/// `clock_gettime` and none of the `Duration` arithmetic (the standalone host's `now`,
+/// asked several times a packet).
+pub fn wall_clock() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a live `timespec` the call writes; the clock id is a constant.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    if rc != 0 || ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+        return 0.0;
+    }
+    // As `Duration::as_secs_f64` computes it, so the value is the same to the bit.
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
 }
 
 /// A connected exporter socket.
@@ -366,6 +408,13 @@ mod tests {
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
     use std::time::Duration;
 
+    /// `send_batch` of plain byte slices: (sent, error).
+    fn send(socket: &UdpSocket, datagrams: &[&[u8]]) -> (usize, Option<io::Error>) {
+        let slices: Vec<IoSlice<'_>> = datagrams.iter().map(|d| IoSlice::new(d)).collect();
+        let done = send_batch(socket, &slices);
+        (done.sent, done.error)
+    }
+
     fn receiver() -> UdpSocket {
         let r = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         r.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
@@ -379,7 +428,7 @@ mod tests {
         tx.connect(rx.local_addr().unwrap()).unwrap();
         let payloads: Vec<Vec<u8>> = (0..100u8).map(|i| vec![i; 1 + usize::from(i)]).collect();
         let slices: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
-        let (sent, err) = send_batch(&tx, &slices);
+        let (sent, err) = send(&tx, &slices);
         assert_eq!((sent, err.map(|e| e.to_string())), (100, None));
         let mut buf = [0u8; 512];
         for expected in &payloads {
@@ -392,7 +441,7 @@ mod tests {
     #[test]
     fn empty_batch_sends_nothing() {
         let tx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let (sent, err) = send_batch(&tx, &[]);
+        let (sent, err) = send(&tx, &[]);
         assert_eq!(sent, 0);
         assert!(err.is_none());
     }
@@ -400,7 +449,7 @@ mod tests {
     #[test]
     fn unconnected_socket_reports_the_first_error() {
         let tx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let (sent, err) = send_batch(&tx, &[b"a", b"b"]);
+        let (sent, err) = send(&tx, &[b"a", b"b"]);
         assert_eq!(sent, 0);
         assert_eq!(err.unwrap().raw_os_error(), Some(libc::EDESTADDRREQ));
     }
@@ -416,7 +465,7 @@ mod tests {
         let mut refused = false;
         // The ICMP error comes back within microseconds on loopback; bounded retries.
         for _ in 0..50 {
-            let (sent, err) = send_batch(&tx, &[b"x"]);
+            let (sent, err) = send(&tx, &[b"x"]);
             if let Some(e) = err {
                 assert_eq!(sent, 0);
                 assert_eq!(send_error_kind(&e), SendErrorKind::Refused);
@@ -426,6 +475,41 @@ mod tests {
             std::thread::sleep(Duration::from_millis(2));
         }
         assert!(refused, "no ECONNREFUSED after 50 sends to a closed port");
+    }
+
+    #[test]
+    fn a_pending_error_met_inside_a_call_shows_as_short() {
+        let dst = closed_port(IpAddr::V4(Ipv4Addr::LOCALHOST)).unwrap();
+        let tx = connected_udp_socket((Ipv4Addr::LOCALHOST, 0).into(), dst)
+            .unwrap()
+            .socket;
+        // The first datagram's ICMP error comes back during the call (loopback), or
+        // after it; bounded retries until one stops a call after its first datagram.
+        let mut short = false;
+        for _ in 0..50 {
+            let done = send_batch(&tx, &[IoSlice::new(b"a"), IoSlice::new(b"b")]);
+            assert!(done.sent <= 2);
+            if done.short {
+                assert!(done.sent >= 1, "a short call sent at least one");
+                short = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert!(short, "no short call in 50 batches to a closed port");
+    }
+
+    #[test]
+    fn the_wall_clock_is_system_time() {
+        let since_epoch = |t: std::time::SystemTime| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64()
+        };
+        let before = since_epoch(std::time::SystemTime::now());
+        let now = wall_clock();
+        let after = since_epoch(std::time::SystemTime::now());
+        assert!(before <= now && now <= after, "{before} {now} {after}");
     }
 
     /// A port nobody listens on, on `ip`.
@@ -460,7 +544,7 @@ mod tests {
             let tx = tx.socket;
             let first: Vec<u8> = (0..40u8).collect();
             let second = [7u8; 30];
-            assert_eq!(send_batch(&tx, &[&first]).0, 1);
+            assert_eq!(send(&tx, &[&first]).0, 1);
             let mut payload = [0u8; 20];
             let e = next_queued_error(&tx, &mut payload).expect("an ICMP error comes back");
             let want = QueuedError {
@@ -470,7 +554,7 @@ mod tests {
             };
             assert_eq!((e, &payload[..]), (want, &first[..20]), "{ip}");
             // Taking it cleared the pending error: the next send is not refused for it.
-            assert_eq!(send_batch(&tx, &[&second]).0, 1, "{ip}");
+            assert_eq!(send(&tx, &[&second]).0, 1, "{ip}");
             let mut payload = [0u8; 64];
             let e = next_queued_error(&tx, &mut payload).expect("an ICMP error comes back");
             assert_eq!((e.payload_len, &payload[..30]), (30, &second[..]), "{ip}");
@@ -543,8 +627,8 @@ mod tests {
         let tx2 = connected_udp_socket(local, rx2.local_addr().unwrap())
             .unwrap()
             .socket;
-        assert_eq!(send_batch(&tx, &[b"one"]).0, 1);
-        assert_eq!(send_batch(&tx2, &[b"two"]).0, 1);
+        assert_eq!(send(&tx, &[b"one"]).0, 1);
+        assert_eq!(send(&tx2, &[b"two"]).0, 1);
         let mut buf = [0u8; 16];
         let (n, from) = rx.recv_from(&mut buf).unwrap();
         assert_eq!((&buf[..n], from), (&b"one"[..], local));
@@ -563,7 +647,7 @@ mod tests {
             .unwrap();
         assert!(tx.recverr);
         let tx = tx.socket;
-        assert_eq!(send_batch(&tx, &[b"v6"]).0, 1);
+        assert_eq!(send(&tx, &[b"v6"]).0, 1);
         let mut buf = [0u8; 16];
         let (n, from) = rx.recv_from(&mut buf).unwrap();
         assert_eq!((&buf[..n], from), (&b"v6"[..], tx.local_addr().unwrap()));

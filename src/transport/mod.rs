@@ -16,9 +16,7 @@ pub use pool::BufferPool;
 pub use standalone::{StandaloneConfig, StandaloneHost, StandaloneStats};
 pub use udp::{UdpSender, UdpStats};
 
-/// Seconds since the Unix epoch, from the system clock.
+/// Seconds since the Unix epoch, from the system clock (0 before it).
 pub fn system_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+    crate::ffi::os::wall_clock()
 }

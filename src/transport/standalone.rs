@@ -6,8 +6,9 @@ use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::ffi::os;
 use crate::ops::{BufferHandle, Embedder, EnqueueRefused, Lost, PacketInfo};
 use crate::packet::TTL;
 use crate::transport::ipfix_file::IpfixFileWriter;
@@ -18,7 +19,7 @@ use crate::transport::udp::{UdpSender, UdpStats};
 use crate::wire::{ip, PacketBuf};
 
 /// Size of the pool's buffers: room for any message under the largest path MTU (1450).
-pub const BUFFER_SIZE: u32 = 2048;
+pub const BUFFER_SIZE: u32 = crate::transport::udp::BUFFER_SIZE;
 
 /// Which outputs a [`StandaloneHost`] has.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -182,7 +183,9 @@ pub fn frame_ip_udp(info: &PacketInfo, message: &[u8], frame: &mut Vec<u8>) -> i
 /// runs.
 #[derive(Debug)]
 pub struct StandaloneHost {
-    pool: BufferPool,
+    /// A shard per thread; the UDP output sends from the buffers the core filled and
+    /// gives them back here once sent.
+    pool: Arc<BufferPool>,
     udp: Option<UdpSender>,
     pcap: Option<PcapOutput>,
     ipfix_file: Option<IpfixFileWriter>,
@@ -199,9 +202,12 @@ impl StandaloneHost {
                 "n_threads must be at least 1",
             ));
         }
+        let pool = Arc::new(BufferPool::with_shards(BUFFER_SIZE, config.n_threads));
         Ok(StandaloneHost {
-            pool: BufferPool::new(BUFFER_SIZE),
-            udp: config.udp.then(|| UdpSender::new(config.n_threads)),
+            udp: config
+                .udp
+                .then(|| UdpSender::with_pool(config.n_threads, Arc::clone(&pool))),
+            pool,
             pcap: config.pcap.as_deref().map(PcapOutput::create).transpose()?,
             ipfix_file: config
                 .ipfix_file
@@ -264,14 +270,14 @@ impl StandaloneHost {
 impl Embedder for StandaloneHost {
     fn buffer_alloc(
         &self,
-        _thread_index: u32,
+        thread_index: u32,
         min_capacity: u32,
     ) -> Option<(BufferHandle, PacketBuf)> {
-        self.pool.take(min_capacity)
+        self.pool.take_on(thread_index, min_capacity)
     }
 
-    fn buffer_free(&self, _thread_index: u32, _handle: BufferHandle, packet: PacketBuf) {
-        self.pool.give_back(packet);
+    fn buffer_free(&self, thread_index: u32, _handle: BufferHandle, packet: PacketBuf) {
+        self.pool.give_back_on(thread_index, packet);
     }
 
     fn enqueue(
@@ -281,27 +287,26 @@ impl Embedder for StandaloneHost {
         packet: PacketBuf,
         info: &PacketInfo,
     ) -> Result<(), EnqueueRefused> {
-        let Some(message) = packet
-            .bytes()
-            .get(info.message_offset as usize..info.length as usize)
-        else {
-            self.pool.give_back(packet);
+        let (start, end) = (info.message_offset as usize, info.length as usize);
+        let Some(message) = packet.bytes().get(start..end) else {
+            self.pool.give_back_on(thread_index, packet);
             self.refused.fetch_add(1, Relaxed);
             return Err(EnqueueRefused);
         };
         // UDP reports its losses later, through `lost`; taking the packet is all it does
         // now.
         let mut taken = self.udp.is_some() || (self.pcap.is_none() && self.ipfix_file.is_none());
-        if let Some(udp) = &self.udp {
-            udp.push(thread_index, info, message);
-        }
+        // The files first: they are written from the buffer now, and UDP keeps it.
         if let Some(pcap) = &self.pcap {
             taken |= pcap.write(info, message).is_ok();
         }
         if let Some(file) = &self.ipfix_file {
             taken |= file.write_message(message).is_ok();
         }
-        self.pool.give_back(packet);
+        match &self.udp {
+            Some(udp) => udp.push_packet(thread_index, info, packet, start, end - start),
+            None => self.pool.give_back_on(thread_index, packet),
+        }
         if taken {
             Ok(())
         } else {
@@ -311,7 +316,7 @@ impl Embedder for StandaloneHost {
     }
 
     fn now(&self) -> f64 {
-        system_now()
+        os::wall_clock()
     }
 
     fn writes_ip_udp_headers(&self) -> bool {
