@@ -24,13 +24,20 @@ pub fn partial_sum(data: &[u8], initial: u32) -> u32 {
     // work, no vector set-up), fold to 16 bits, and swap once at the end. Every
     // piece starts at an even offset, so each 16-bit word keeps its place.
     let (blocks, rest) = data.as_chunks::<64>();
-    let mut acc: u64 = 0;
+    // Two 128-bit sums: each word goes into the low half and its carry into the
+    // high half (an add and an add-with-carry no later add waits on, unlike folding
+    // each carry back in at once), the words of a block taking turns, so two chains
+    // run side by side; eight words a step, so the loop's own count and branch come
+    // once per 64 bytes. A carry out of 64 bits is worth 1 (2^64 ≡ 1 mod 0xffff).
+    let mut sums = [0u128; 2];
     for block in blocks {
-        // Eight words a step: the loop's own count and branch once per 64 bytes.
-        for word in block.as_chunks::<8>().0 {
-            acc = add_carry(acc, u64::from_ne_bytes(*word));
+        let (words, _) = block.as_chunks::<8>();
+        for (i, word) in words.iter().enumerate() {
+            sums[i % 2] += u128::from(u64::from_ne_bytes(*word));
         }
     }
+    let wide = sums[0] + sums[1];
+    let mut acc = add_carry(wide as u64, (wide >> 64) as u64);
     let (words, rest) = rest.as_chunks::<8>();
     for word in words {
         acc = add_carry(acc, u64::from_ne_bytes(*word));
