@@ -277,9 +277,7 @@ impl Process {
         let states = (0..self.instance.max_exporters())
             .map(|e| {
                 let n = self.instance.n_reports(e).unwrap_or(0);
-                (0..n)
-                    .map(|_| flow_report_per_thread_t::default())
-                    .collect()
+                (0..n).map(|_| ThreadState::default()).collect()
             })
             .collect();
         Ok(Worker {
@@ -312,8 +310,14 @@ pub struct Worker<'p> {
     process: &'p Process,
     thread_index: u32,
     /// Per exporter, per report: this thread's packet.
-    states: Vec<Vec<flow_report_per_thread_t>>,
+    states: Vec<Vec<ThreadState>>,
 }
+
+/// A worker's packet for one report, on cache lines of its own: the workers' states
+/// are written for every record, and two threads' states must never share a line.
+#[repr(align(128))]
+#[derive(Default)]
+struct ThreadState(flow_report_per_thread_t);
 
 impl Worker<'_> {
     /// The thread index this worker exports as.
@@ -337,7 +341,7 @@ impl Worker<'_> {
             .get_mut(report.exporter as usize)
             .and_then(|r| r.get_mut(report.index as usize))
             .ok_or(Error::VPP_IPFIX_ERROR_NO_SUCH_ENTRY)?;
-        Ok((dp, state))
+        Ok((dp, &mut state.0))
     }
 
     /// Copies one record into the report's packet (sending it first when full).
@@ -362,10 +366,11 @@ impl Worker<'_> {
         if fr.opaque.as_uword != report.key {
             return None;
         }
-        let state = self
+        let state = &mut self
             .states
             .get_mut(report.exporter as usize)?
-            .get_mut(report.index as usize)?;
+            .get_mut(report.index as usize)?
+            .0;
         let size = u16::try_from(len).ok()?;
         let room = datapath::room_in_current(exp, instance.host_writes_ip_udp(), state, size)?;
         state.packet.bytes_mut().get_mut(room)
@@ -392,7 +397,7 @@ impl Worker<'_> {
         for (e, reports) in self.states.iter_mut().enumerate() {
             for (r, state) in reports.iter_mut().enumerate() {
                 if let Ok(dp) = instance.data_path(e as u32, r as u32, self.thread_index) {
-                    sent += u32::from(dp.flush_if_idle(state, now, max_age) == Ok(true));
+                    sent += u32::from(dp.flush_if_idle(&mut state.0, now, max_age) == Ok(true));
                 }
             }
         }
@@ -407,9 +412,9 @@ impl Drop for Worker<'_> {
         for (e, reports) in self.states.iter_mut().enumerate() {
             for (r, state) in reports.iter_mut().enumerate() {
                 if let Ok(dp) = instance.data_path(e as u32, r as u32, self.thread_index) {
-                    let _ = dp.send_buffer(state);
+                    let _ = dp.send_buffer(&mut state.0);
                 }
-                datapath::discard(instance.embedder(), self.thread_index, state);
+                datapath::discard(instance.embedder(), self.thread_index, &mut state.0);
             }
         }
         instance.embedder().flush(self.thread_index);
