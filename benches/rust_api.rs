@@ -386,6 +386,7 @@ fn run(setup: &mut Setup, case: &Case, records: &[u8], n: usize, counted: bool) 
             .map(|t| {
                 let (barrier, one) = (&barrier, &one);
                 s.spawn(move || {
+                    pin(t);
                     barrier.wait();
                     one(setup, t);
                     Instant::now()
@@ -401,6 +402,22 @@ fn run(setup: &mut Setup, case: &Case, records: &[u8], n: usize, counted: bool) 
             .unwrap_or(start);
         end.duration_since(start)
     })
+}
+
+/// Keeps the calling thread on CPU `cpu` (modulo the CPUs online), as the C benchmark
+/// pins its threads: left to the scheduler, two threads on a 2-CPU machine now and
+/// then share one, and the two-thread figures move by half.
+fn pin(cpu: u32) {
+    let online = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // SAFETY: `cpu_set_t` is a plain bit array, for which all-zero is the empty set;
+    // CPU_SET sets one bit of it, the index below the set's size (at most 1024 CPUs
+    // online here, far fewer). pid 0 is the calling thread, and `set` is a live set of
+    // the size passed. A failure leaves the thread unpinned: noisier figures, no more.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu as usize % online.min(libc::CPU_SETSIZE as usize), &mut set);
+        let _ = libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set);
+    }
 }
 
 fn arg_value(args: &[String], name: &str) -> Option<String> {
