@@ -415,7 +415,10 @@ fn pin(cpu: u32) {
     // the size passed. A failure leaves the thread unpinned: noisier figures, no more.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu as usize % online.min(libc::CPU_SETSIZE as usize), &mut set);
+        libc::CPU_SET(
+            cpu as usize % online.min(libc::CPU_SETSIZE as usize),
+            &mut set,
+        );
         let _ = libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set);
     }
 }
