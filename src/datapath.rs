@@ -255,6 +255,24 @@ pub fn room_in_current(
     Some(at..end)
 }
 
+/// How many records of `size` bytes the thread's current packet still takes where
+/// `reserve` would put them (from `headers`, ending by `limit` and the buffer): none
+/// without a packet, or with the offset moved into the headers by hand.
+#[inline(always)]
+fn records_that_fit(
+    ptd: &flow_report_per_thread_t,
+    headers: usize,
+    limit: usize,
+    size: usize,
+) -> usize {
+    let at = usize::from(ptd.next_data_offset);
+    if ptd.packet.is_empty() || at < headers {
+        return 0;
+    }
+    let end = limit.min(ptd.packet.capacity() as usize);
+    (end.saturating_sub(at) / size).min(usize::from(u16::MAX - ptd.n_data_records))
+}
+
 /// Frees a per-thread buffer without sending it; returns the records it held.
 pub fn discard(
     embedder: &dyn Embedder,
@@ -335,27 +353,12 @@ impl DataPath<'_> {
         ptd: &'p mut flow_report_per_thread_t,
         size: u16,
     ) -> Result<&'p mut [u8]> {
-        let limit = self.framing.max_len(self.exp.path_mtu);
         let size = usize::from(size);
         if size == 0 {
             return Err(Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT);
         }
-        if self.framing.all_headers_size() + size > limit {
-            return Err(Error::VPP_IPFIX_ERROR_RECORD_TOO_BIG);
-        }
-        let headers = self.framing.all_headers_size();
-        let at = usize::from(ptd.next_data_offset);
-        // One reading of the clock for the packet that goes and the one that starts.
-        let now = self.embedder.now();
-        if !ptd.packet.is_empty() && (at + size > limit || at < headers) {
-            // A full packet goes out; one whose offset the caller moved into the headers
-            // or past the MTU is dropped (`send_buffer`). Either way the loss, if any, is
-            // counted, and the record goes in a new packet.
-            let _ = self.send_at(ptd, now);
-        }
-        if ptd.packet.is_empty() {
-            self.new_buffer(ptd, now)?;
-        }
+        self.make_room(ptd, size)?;
+        let (headers, limit) = self.framing.record_bounds(self.exp.path_mtu);
         let at = usize::from(ptd.next_data_offset);
         if at < headers || at + size > limit || ptd.n_data_records == u16::MAX {
             // Not a packet we can send (a count at its limit, set by hand).
@@ -368,6 +371,29 @@ impl DataPath<'_> {
             .bytes_mut()
             .get_mut(at..at + size)
             .ok_or(Error::VPP_IPFIX_ERROR_BUFFER_TOO_SMALL)
+    }
+
+    /// A packet for a record of `size` bytes (not 0): the thread's current one if the
+    /// record fits it, else a new one after sending the current (or dropping it, when
+    /// the caller moved its offset into the headers or past the MTU: `send_buffer`).
+    /// Either way a loss is counted. `VPP_IPFIX_ERROR_RECORD_TOO_BIG` when no packet
+    /// can hold the record, the allocation's error when there is no buffer.
+    #[inline]
+    fn make_room(&self, ptd: &mut flow_report_per_thread_t, size: usize) -> Result<()> {
+        let (headers, limit) = self.framing.record_bounds(self.exp.path_mtu);
+        if headers + size > limit {
+            return Err(Error::VPP_IPFIX_ERROR_RECORD_TOO_BIG);
+        }
+        let at = usize::from(ptd.next_data_offset);
+        // One reading of the clock for the packet that goes and the one that starts.
+        let now = self.embedder.now();
+        if !ptd.packet.is_empty() && (at + size > limit || at < headers) {
+            let _ = self.send_at(ptd, now);
+        }
+        if ptd.packet.is_empty() {
+            self.new_buffer(ptd, now)?;
+        }
+        Ok(())
     }
 
     /// Copies one record into the packet (sending the full packet first when needed).
@@ -396,35 +422,50 @@ impl DataPath<'_> {
         if size == 0 || !records.len().is_multiple_of(size_bytes) {
             return (0, Err(Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT));
         }
-        let (_, limit) = self.framing.record_bounds(self.exp.path_mtu);
+        let (headers, limit) = self.framing.record_bounds(self.exp.path_mtu);
         let mut rest = records;
         let mut done = 0;
-        while let Some((first, after)) = rest.split_at_checked(size_bytes) {
-            // The first record the way `append` puts it: this sends a full packet and
-            // takes a new buffer when needed.
+        let mut fresh = false;
+        while !rest.is_empty() {
+            // As many as the packet holds, placed as `reserve` places them, in one copy.
+            let fit =
+                records_that_fit(ptd, headers, limit, size_bytes).min(rest.len() / size_bytes);
+            let at = usize::from(ptd.next_data_offset);
+            let bytes = fit * size_bytes;
+            if fit > 0 {
+                if let (Some(room), Some((these, after))) = (
+                    ptd.packet.bytes_mut().get_mut(at..at + bytes),
+                    rest.split_at_checked(bytes),
+                ) {
+                    room.copy_from_slice(these);
+                    ptd.next_data_offset = (at + bytes) as u16;
+                    ptd.n_data_records += fit as u16;
+                    done += fit;
+                    rest = after;
+                    fresh = false;
+                    continue;
+                }
+            }
+            if !fresh {
+                // Full (or no packet): the next one, as `append` would start it.
+                if let Err(e) = self.make_room(ptd, size_bytes) {
+                    return (done, Err(e));
+                }
+                fresh = true;
+                continue;
+            }
+            // A packet that takes no record even now (its count at the limit, set by
+            // hand): one record the way `append` puts it, which says what is wrong.
+            let Some((first, after)) = rest.split_at_checked(size_bytes) else {
+                break;
+            };
             match self.reserve(ptd, size) {
                 Ok(room) => room.copy_from_slice(first),
                 Err(e) => return (done, Err(e)),
             }
             done += 1;
             rest = after;
-            // Then as many as the packet still holds, in one copy.
-            let at = usize::from(ptd.next_data_offset);
-            let end = limit.min(ptd.packet.capacity() as usize);
-            let fit = (end.saturating_sub(at) / size_bytes)
-                .min(rest.len() / size_bytes)
-                .min(usize::from(u16::MAX - ptd.n_data_records));
-            let bytes = fit * size_bytes;
-            if let (Some(room), Some((more, after))) = (
-                ptd.packet.bytes_mut().get_mut(at..at + bytes),
-                rest.split_at_checked(bytes),
-            ) {
-                room.copy_from_slice(more);
-                ptd.next_data_offset = (at + bytes) as u16;
-                ptd.n_data_records += fit as u16;
-                done += fit;
-                rest = after;
-            }
+            fresh = false;
         }
         (done, Ok(()))
     }
@@ -648,6 +689,44 @@ mod tests {
         assert_eq!(result, Err(Error::VPP_IPFIX_ERROR_NO_BUFFER));
         assert_eq!(done, (512 - 48) / 16);
         assert_eq!(capture.take_packets().len(), 1, "the full packet went out");
+    }
+
+    /// A packet whose record count a caller set near the limit by hand: the batch stops
+    /// where `append` stops, with the same error, and leaves the same state.
+    #[test]
+    fn append_records_stops_at_a_count_limit_as_append_does() {
+        let outcome = |batch: bool| {
+            let capture = Capture::new(1_700_000_000.0);
+            let (mut inst, r) = instance(1450, &capture);
+            let data = records(4);
+            inst.with_worker(0, r, 0, |dp, ptd| {
+                dp.append(ptd, &data[..16]).unwrap();
+                ptd.n_data_records = u16::MAX - 2;
+                let (done, result) = if batch {
+                    dp.append_records(ptd, &data, 16)
+                } else {
+                    let mut done = 0;
+                    let mut result = Ok(());
+                    for record in data.chunks(16) {
+                        result = dp.append(ptd, record);
+                        if result.is_err() {
+                            break;
+                        }
+                        done += 1;
+                    }
+                    (done, result)
+                };
+                (done, result, ptd.packet.is_empty(), ptd.n_data_records)
+            })
+            .unwrap()
+        };
+        let by_append = outcome(false);
+        assert_eq!(
+            by_append,
+            (2, Err(Error::VPP_IPFIX_ERROR_INVALID_VALUE), true, 0),
+            "two fill the count, the third finds it full: dropped"
+        );
+        assert_eq!(outcome(true), by_append);
     }
 
     #[test]
