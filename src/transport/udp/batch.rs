@@ -11,7 +11,7 @@ use crate::ops::PacketInfo;
 use crate::transport::pool::BufferPool;
 use crate::wire::PacketBuf;
 
-use super::icmp::{lock, read_icmp_errors};
+use super::icmp::lock;
 use super::socket::{ThreadSocket, ThreadSockets};
 use super::stats::{Counted, ExporterCounters, LossKind};
 use super::BATCH;
@@ -136,7 +136,7 @@ impl ThreadSlot {
         let mut batch = self.lock();
         self.send(&mut batch, pool);
         for s in batch.sockets.iter() {
-            read_icmp_errors(&s.conn, &self.counters);
+            s.conn.read_icmp_errors(&self.counters);
         }
     }
 }
@@ -222,7 +222,7 @@ pub(super) fn send_group(
         troubled = true;
         if first_ticket.is_some() && !retried && os::is_icmp_error(&e) {
             retried = true;
-            read_icmp_errors(conn, counters);
+            conn.read_icmp_errors(counters);
             continue;
         }
         let p = of(next);
@@ -240,7 +240,7 @@ pub(super) fn send_group(
             }
         }
         if troubled {
-            read_icmp_errors(conn, counters);
+            conn.read_icmp_errors(counters);
         }
     }
 }

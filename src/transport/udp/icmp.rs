@@ -1,12 +1,12 @@
 //! The datagrams each thread sent on a socket, and the ICMP errors read from the socket's
 //! error queue matched against them.
 
+use std::net::UdpSocket;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::ffi::os;
 
-use super::socket::Connection;
 use super::stats::{bump, Counted, ExporterCounters};
 use super::SENT_RING;
 
@@ -185,17 +185,18 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Reads `conn`'s error queue (IP_RECVERR): each ICMP error names, by the start of the
-/// datagram it quotes, a datagram sent on the socket, counted lost in `counters` (the
-/// reading thread's: all threads' counters are summed). Errors the kernel raised itself
-/// were already reported by the send that failed.
-pub(super) fn read_icmp_errors(conn: &Connection, counters: &[ExporterCounters]) {
-    let Some(records) = &conn.sent else {
-        return;
-    };
+/// Reads `socket`'s error queue (IP_RECVERR): each ICMP error names, by the start of the
+/// datagram it quotes, a datagram of `records` (what was sent on the socket), counted
+/// lost in `counters` (the reading thread's: all threads' counters are summed). Errors
+/// the kernel raised itself were already reported by the send that failed.
+pub(super) fn read_icmp_errors(
+    socket: &UdpSocket,
+    records: &SentRecords,
+    counters: &[ExporterCounters],
+) {
     let mut quoted = [0u8; MATCHED_LEN];
     for _ in 0..DRAIN_MAX {
-        let error = match os::recv_queued_error(&conn.socket, &mut quoted) {
+        let error = match os::recv_queued_error(socket, &mut quoted) {
             Ok(Some(e)) => e,
             // Empty, or unreadable (then the next read tries again).
             Ok(None) | Err(_) => return,

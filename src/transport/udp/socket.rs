@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use crate::ffi::os;
 use crate::ops::PacketInfo;
 
-use super::icmp::{SentRecords, SentRing};
+use super::icmp::{read_icmp_errors, SentRecords, SentRing};
+use super::stats::ExporterCounters;
 
 /// How long a source/collector pair whose socket could not be created waits before the
 /// next attempt: a misconfigured address costs one syscall a second, not one a packet.
@@ -95,6 +96,14 @@ impl Connection {
         Connection {
             socket: c.socket,
             sent: c.recverr.then(SentRecords::default),
+        }
+    }
+
+    /// Reads the socket's ICMP errors into `counters` (`icmp::read_icmp_errors`);
+    /// nothing without IP_RECVERR.
+    pub(super) fn read_icmp_errors(&self, counters: &[ExporterCounters]) {
+        if let Some(records) = &self.sent {
+            read_icmp_errors(&self.socket, records, counters);
         }
     }
 }
