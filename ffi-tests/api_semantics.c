@@ -1331,6 +1331,74 @@ get_write_send (fixture_t *f, uint32_t t, uint32_t path_mtu, uint32_t first,
   return 0;
 }
 
+/* buffer_alloc_packet of a host that gets its answer wrong: data NULL, or
+   less room than asked; the buffer is taken back either way. */
+static int short_alloc_mode; /* 1: data NULL, 2: capacity 100 */
+static test_host_t *short_alloc_host;
+
+static void *
+short_alloc_packet (void *ctx, uint32_t thread_index, uint32_t min_capacity,
+		    uint8_t **data, uint32_t *capacity)
+{
+  vpp_ipfix_ops_t ops = test_host_ops (short_alloc_host);
+  void *b = ops.buffer_alloc_packet (ctx, thread_index, min_capacity, data,
+				     capacity);
+
+  if (b && short_alloc_mode == 1)
+    *data = NULL;
+  if (b && short_alloc_mode == 2)
+    *capacity = 100;
+  return b;
+}
+
+static void
+test_alloc_packet_wrong_answers (void)
+{
+  int mode;
+
+  for (mode = 1; mode <= 2; mode++)
+    {
+      fixture_t f;
+      vpp_ipfix_ops_t ops;
+      vpp_ipfix_counters_t rc;
+      int32_t err = 0;
+
+      f.main = NULL;
+      f.host = short_alloc_host = test_host_create ();
+      CHECK_NOT_NULL (f.host);
+      if (!f.host)
+	return;
+      ops = test_host_ops (f.host);
+      ops.buffer_alloc_packet = short_alloc_packet;
+      short_alloc_mode = 0;
+      CHECK_EQ (vpp_ipfix_main_create (&ops, 1, 0, &f.main), 0);
+      if (!f.main)
+	{
+	  test_host_destroy (f.host);
+	  return;
+	}
+      enable_ipv4 (&f, 512);
+      CHECK_EQ (add_fp (&f, 1, 30001, 1, NULL), 0);
+      /* The template goes out with a good buffer; then the host answers wrong. */
+      CHECK_EQ (append_records (&f, 0, 0, FP_RECORD_SIZE, 0, 1), 0);
+      CHECK_EQ (vpp_ipfix_buffer_send (f.main, 0, 0, 0), 0);
+      short_alloc_mode = mode;
+      CHECK_NULL (vpp_ipfix_buffer_get (f.main, 0, 0, 0, &err));
+      CHECK_EQ (err, mode == 1 ? -1002 : -1006);
+      CHECK_EQ (append_records (&f, 0, 0, FP_RECORD_SIZE, 1, 1),
+		mode == 1 ? -1002 : -1006);
+      CHECK_EQ (vpp_ipfix_report_counters (f.main, 0, 0, &rc), 0);
+      CHECK_UEQ (rc.alloc_failures, 2);
+      /* Every buffer it handed out came back. */
+      CHECK_UEQ (test_host_live_buffers (f.host), 0);
+      short_alloc_mode = 0;
+      CHECK_EQ (append_records (&f, 0, 0, FP_RECORD_SIZE, 1, 1), 0);
+      CHECK_EQ (vpp_ipfix_buffer_send (f.main, 0, 0, 0), 0);
+      CHECK_UEQ (check_data_packets (&f, 0, FP_RECORD_SIZE, 0, 2, 512, 0), 2);
+      fixture_fini (&f);
+    }
+}
+
 /* A host may allocate in one call (buffer_alloc_packet) or three; both give
    the same packets, and with the one call the other three are never called
    (they may be NULL). */
@@ -2291,6 +2359,7 @@ main (void)
     TEST (test_template_sequence),
     TEST (test_data_path_append),
     TEST (test_alloc_forms),
+    TEST (test_alloc_packet_wrong_answers),
     TEST (test_data_path_vpp_style),
     TEST (test_buffer_get_inline),
     TEST (test_send_nothing),
