@@ -287,8 +287,34 @@ pub extern "C" fn vpp_ipfix_buffer_send(
     report_index: u32,
     thread_index: u32,
 ) -> i32 {
+    // The thread's memo: no other lookup, no timer to wait for.
+    // SAFETY: the threading rule (contract of this function).
+    if let Some((m, hit)) = unsafe { hot_thread(main, exporter_index, report_index, thread_index) }
+    {
+        let at = (exporter_index, report_index, thread_index);
+        if let Some(dp) = m
+            .instance
+            .data_path_from(hit.exp, hit.report, hit.counters, at)
+        {
+            let _inside = InsideDatapath::enter_untimed(&m.threads);
+            let ptd = hit.ptd;
+            return ffi_boundary! { super::boundary::code(dp.send_buffer(ptd)) };
+        }
+    }
+    buffer_send_full(main, exporter_index, report_index, thread_index)
+}
+
+/// `vpp_ipfix_buffer_send` without a matching memo.
+#[cold]
+#[inline(never)]
+extern "C" fn buffer_send_full(
+    main: *const vpp_ipfix_main_t,
+    exporter_index: u32,
+    report_index: u32,
+    thread_index: u32,
+) -> i32 {
     ffi_boundary! {
-        // SAFETY: the threading rule (contract of this function).
+        // SAFETY: the threading rule (contract of `vpp_ipfix_buffer_send`).
         let r = unsafe { with_thread(main, exporter_index, report_index, thread_index, |dp, ptd| dp.send_buffer(ptd)) };
         super::boundary::code(r)
     }
