@@ -388,19 +388,25 @@ fn run(setup: &mut Setup, case: &Case, records: &[u8], n: usize, counted: bool) 
                 s.spawn(move || {
                     pin(t);
                     barrier.wait();
+                    let start = Instant::now();
                     one(setup, t);
-                    Instant::now()
+                    (start, Instant::now())
                 })
             })
             .collect();
         barrier.wait();
-        let start = Instant::now();
-        let end = handles
+        // From the first thread's start to the last one's end, as each saw them: the
+        // main thread may get a CPU only after the workers began.
+        let spans: Vec<(Instant, Instant)> = handles
             .into_iter()
             .map(|h| h.join().expect("thread"))
-            .max()
-            .unwrap_or(start);
-        end.duration_since(start)
+            .collect();
+        let start = spans.iter().map(|s| s.0).min();
+        let end = spans.iter().map(|s| s.1).max();
+        match (start, end) {
+            (Some(start), Some(end)) => end.duration_since(start),
+            _ => Duration::ZERO,
+        }
     })
 }
 
