@@ -36,15 +36,10 @@ unsafe fn with_thread<T>(
             thread_index,
         )
     };
-    if let Some(hit) = hit {
-        let at = (exporter_index, report_index, thread_index);
-        if let Some(dp) = m
-            .instance
-            .data_path_from(hit.exp, hit.report, hit.counters, at)
-        {
-            let _inside = InsideDatapath::enter_untimed(&m.threads);
-            return f(&dp, hit.ptd);
-        }
+    let at = (exporter_index, report_index, thread_index);
+    if let Some((dp, ptd)) = hit.and_then(|hit| view_of(m, hit, at)) {
+        let _inside = InsideDatapath::enter_untimed(&m.threads);
+        return f(&dp, ptd);
     }
     let _inside = InsideDatapath::enter(&m.threads, thread_index);
     let dp = m
@@ -54,6 +49,21 @@ unsafe fn with_thread<T>(
     // timer runs).
     let ptd = unsafe { state_of(&dp) };
     f(&dp, ptd)
+}
+
+/// The worker's view, and its per-thread state, of a memo that matched (exporter,
+/// report, thread) `at`; `None` when the report's stream index is out of range (the
+/// host may resize `exp->streams`), which the full paths then report.
+#[inline(always)]
+fn view_of<'m>(
+    m: &'m vpp_ipfix_main_t,
+    hit: Hit<'m>,
+    at: (u32, u32, u32),
+) -> Option<(DataPath<'m>, &'m mut flow_report_per_thread_t)> {
+    let dp = m
+        .instance
+        .data_path_from(hit.exp, hit.report, hit.counters, at)?;
+    Some((dp, hit.ptd))
 }
 
 /// The per-thread state of `dp`'s report for `dp`'s thread.
@@ -236,12 +246,7 @@ fn buffer_get_new(
     let at = (exporter_index, report_index, thread_index);
     // SAFETY: the threading rule (contract of `vpp_ipfix_buffer_get`).
     let hit = unsafe { m.caches.lookup(exporter_index, report_index, thread_index) };
-    let Some((dp, ptd)) = hit.and_then(|hit| {
-        let dp = m
-            .instance
-            .data_path_from(hit.exp, hit.report, hit.counters, at)?;
-        Some((dp, hit.ptd))
-    }) else {
+    let Some((dp, ptd)) = hit.and_then(|hit| view_of(m, hit, at)) else {
         return buffer_get_full(m, exporter_index, report_index, thread_index, error_out);
     };
     ffi_boundary! {
@@ -292,12 +297,8 @@ pub extern "C" fn vpp_ipfix_buffer_send(
     if let Some((m, hit)) = unsafe { hot_thread(main, exporter_index, report_index, thread_index) }
     {
         let at = (exporter_index, report_index, thread_index);
-        if let Some(dp) = m
-            .instance
-            .data_path_from(hit.exp, hit.report, hit.counters, at)
-        {
+        if let Some((dp, ptd)) = view_of(m, hit, at) {
             let _inside = InsideDatapath::enter_untimed(&m.threads);
-            let ptd = hit.ptd;
             return ffi_boundary! { super::boundary::code(dp.send_buffer(ptd)) };
         }
     }
