@@ -490,12 +490,12 @@ impl DataPath<'_> {
     }
 
     /// `send_buffer` with the export time `now` (the embedder's time, read by the
-    /// caller).
+    /// caller), for a packet with something to send: every caller has checked
+    /// `nothing_to_send` (`make_room` sends a packet only when a record does not fit
+    /// it, which an empty one always does).
     #[inline]
     fn send_at(&self, ptd: &mut flow_report_per_thread_t, now: f64) -> Result<()> {
-        if self.nothing_to_send(ptd) {
-            return Ok(());
-        }
+        debug_assert!(!self.nothing_to_send(ptd));
         let len = usize::from(ptd.next_data_offset);
         let headers = self.framing.all_headers_size();
         // An offset moved by hand into the headers (or records counted with no bytes)
