@@ -402,6 +402,14 @@ pub fn send_error_kind(error: &io::Error) -> SendErrorKind {
     }
 }
 
+/// A UDP port nobody listens on, on `ip` (bound, then closed): where the tests of
+/// this module and of the UDP output send to get ICMP errors back. `None` when `ip`
+/// cannot be bound here (no IPv6).
+#[cfg(test)]
+pub(crate) fn closed_port(ip: std::net::IpAddr) -> Option<SocketAddr> {
+    UdpSocket::bind((ip, 0)).ok()?.local_addr().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -456,9 +464,7 @@ mod tests {
 
     #[test]
     fn closed_port_is_refused_on_a_later_send() {
-        let closed = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let dst = closed.local_addr().unwrap();
-        drop(closed);
+        let dst = closed_port(IpAddr::V4(Ipv4Addr::LOCALHOST)).unwrap();
         let tx = connected_udp_socket((Ipv4Addr::LOCALHOST, 0).into(), dst)
             .unwrap()
             .socket;
@@ -510,12 +516,6 @@ mod tests {
         let now = wall_clock();
         let after = since_epoch(std::time::SystemTime::now());
         assert!(before <= now && now <= after, "{before} {now} {after}");
-    }
-
-    /// A port nobody listens on, on `ip`.
-    fn closed_port(ip: IpAddr) -> Option<SocketAddr> {
-        let s = UdpSocket::bind((ip, 0)).ok()?;
-        s.local_addr().ok()
     }
 
     /// Waits (bounded) for the next queued error of `tx`.
