@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::ffi::os;
 use crate::ops::{BufferHandle, Embedder, EnqueueRefused, Lost, PacketInfo};
 use crate::packet::TTL;
 use crate::transport::ipfix_file::IpfixFileWriter;
@@ -316,7 +315,7 @@ impl Embedder for StandaloneHost {
     }
 
     fn now(&self) -> f64 {
-        os::wall_clock()
+        system_now()
     }
 
     fn writes_ip_udp_headers(&self) -> bool {
