@@ -116,8 +116,8 @@ pub(crate) fn next_template_id(s: &mut flow_report_stream_t) -> u16 {
     id
 }
 
-/// A mutex the template sender shares with configuration, locked; a panic elsewhere
-/// leaves plain data behind, still usable.
+/// A mutex over plain data, locked; a panic while it was held leaves the data usable
+/// (the template sender's and configuration's state, the hosts' pools and batches).
 pub(crate) fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -1,8 +1,9 @@
 //! Recycled packet buffers, so a warm exporter allocates nothing per packet.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 
 use crate::ops::BufferHandle;
+use crate::state::locked;
 use crate::wire::PacketBuf;
 
 /// Buffers of one size, handed out and taken back from any thread.
@@ -26,7 +27,7 @@ struct Shard {
 impl Shard {
     /// Only pushed to and popped from: a panic cannot leave it inconsistent.
     fn lock(&self) -> MutexGuard<'_, Vec<Box<[u8]>>> {
-        self.free.lock().unwrap_or_else(PoisonError::into_inner)
+        locked(&self.free)
     }
 }
 

@@ -6,10 +6,11 @@ use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use crate::ops::{BufferHandle, Embedder, EnqueueRefused, Lost, PacketInfo};
 use crate::packet::TTL;
+use crate::state::locked;
 use crate::transport::ipfix_file::IpfixFileWriter;
 use crate::transport::pcap::{write_file_header, write_record};
 use crate::transport::pool::BufferPool;
@@ -111,7 +112,7 @@ impl PcapOutput {
     }
 
     fn flush_to_disk(&self) -> io::Result<()> {
-        let mut f = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut f = locked(&self.file);
         io::Write::flush(&mut f.out)
     }
 }

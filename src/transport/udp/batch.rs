@@ -3,15 +3,15 @@
 
 use std::io::IoSlice;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 
 use crate::ffi::os;
 use crate::instance::MAX_EXPORTERS;
 use crate::ops::PacketInfo;
+use crate::state::locked;
 use crate::transport::pool::BufferPool;
 use crate::wire::PacketBuf;
 
-use super::icmp::lock;
 use super::socket::{ThreadSocket, ThreadSockets};
 use super::stats::{Counted, ExporterCounters, LossKind};
 use super::BATCH;
@@ -112,7 +112,7 @@ impl ThreadSlot {
     /// The batch; a panic while it was held leaves counters and offsets consistent
     /// enough to go on (at worst a datagram is sent or lost twice in the counts).
     pub(super) fn lock(&self) -> MutexGuard<'_, ThreadBatch> {
-        self.batch.lock().unwrap_or_else(PoisonError::into_inner)
+        locked(&self.batch)
     }
 
     pub(super) fn counters(&self, exporter_index: u32) -> Option<&ExporterCounters> {
@@ -199,7 +199,7 @@ pub(super) fn send_group(
     let recorded = conn.sent.as_ref().zip(socket.sent.as_ref());
     let first_ticket = recorded.map(|(records, ring)| {
         let first = records.next_ticket.fetch_add(group.len() as u64, Relaxed) + 1;
-        let mut ring = lock(ring);
+        let mut ring = locked(ring);
         for (k, message) in slices.iter().enumerate() {
             let p = of(k);
             ring.record(first + k as u64, p.exporter_index, p.what, message);
@@ -234,7 +234,7 @@ pub(super) fn send_group(
     }
     if let (Some(first), Some((_, ring))) = (first_ticket, recorded) {
         if not_sent != 0 {
-            let mut ring = lock(ring);
+            let mut ring = locked(ring);
             for k in (0..group.len()).filter(|k| not_sent & (1 << k) != 0) {
                 ring.forget(first + k as u64);
             }

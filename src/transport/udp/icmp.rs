@@ -3,9 +3,10 @@
 
 use std::net::UdpSocket;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use crate::ffi::os;
+use crate::state::locked;
 
 use super::stats::{bump, Counted, ExporterCounters};
 use super::SENT_RING;
@@ -138,7 +139,7 @@ impl SentRecords {
     /// A new ring for a thread that starts sending on the socket.
     pub(super) fn add_ring(&self) -> Arc<Mutex<SentRing>> {
         let ring = Arc::new(Mutex::new(SentRing::new()));
-        lock(&self.rings).push(Arc::clone(&ring));
+        locked(&self.rings).push(Arc::clone(&ring));
         ring
     }
 
@@ -152,11 +153,11 @@ impl SentRecords {
             return None;
         }
         let quoted = &quoted[..quoted.len().min(MATCHED_LEN)];
-        let rings = lock(&self.rings);
+        let rings = locked(&self.rings);
         // (ring, slot, the datagram) of the oldest match.
         let mut best: Option<(usize, usize, SentDatagram)> = None;
         for (r, ring) in rings.iter().enumerate() {
-            let ring = lock(ring);
+            let ring = locked(ring);
             let Some((slot, differ)) = ring.find(quoted) else {
                 continue;
             };
@@ -169,7 +170,7 @@ impl SentRecords {
             }
         }
         let (r, slot, d) = best?;
-        let mut ring = lock(&rings[r]);
+        let mut ring = locked(&rings[r]);
         // Its thread may have reused the slot since the search.
         let taken = &mut ring.slots[slot];
         if taken.ticket != d.ticket {
@@ -178,11 +179,6 @@ impl SentRecords {
         taken.ticket = 0;
         Some(d)
     }
-}
-
-/// A lock on plain data, which a panic leaves consistent.
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Reads `socket`'s error queue (IP_RECVERR): each ICMP error names, by the start of the
@@ -240,8 +236,8 @@ mod tests {
         // sent by two threads.
         let template = message(1, 5, 2, 60);
         let data = message(1, 5, 256, 60);
-        lock(&ring_a).record(ticket(), 0, what(0, true), &template);
-        lock(&ring_b).record(ticket(), 0, what(3, false), &data);
+        locked(&ring_a).record(ticket(), 0, what(0, true), &template);
+        locked(&ring_b).record(ticket(), 0, what(3, false), &data);
         assert!(
             records.take(&data[..16]).is_none(),
             "the header alone: ambiguous"
@@ -258,23 +254,23 @@ mod tests {
         // The same message twice counts the same: the older one goes first, whichever
         // thread sent it.
         let (t1, t2) = (ticket(), ticket());
-        lock(&ring_b).record(t1, 1, what(2, false), &data);
-        lock(&ring_a).record(t2, 1, what(2, false), &data);
+        locked(&ring_b).record(t1, 1, what(2, false), &data);
+        locked(&ring_a).record(t2, 1, what(2, false), &data);
         assert_eq!(records.take(&data).unwrap().ticket, t1);
         // A datagram not sent is forgotten.
-        lock(&ring_a).forget(t2);
+        locked(&ring_a).forget(t2);
         assert!(records.take(&data).is_none());
 
         // A thread's datagrams are pushed out by its own only, SENT_RING later.
         let old = message(2, 0, 256, 40);
-        lock(&ring_a).record(ticket(), 1, what(1, false), &old);
+        locked(&ring_a).record(ticket(), 1, what(1, false), &old);
         for k in 1..=SENT_RING as u32 {
-            lock(&ring_b).record(ticket(), 1, what(1, false), &message(2, k, 256, 40));
+            locked(&ring_b).record(ticket(), 1, what(1, false), &message(2, k, 256, 40));
         }
         assert!(records.take(&old).is_some());
-        lock(&ring_a).record(ticket(), 1, what(1, false), &old);
+        locked(&ring_a).record(ticket(), 1, what(1, false), &old);
         for k in 1..=SENT_RING as u32 {
-            lock(&ring_a).record(ticket(), 1, what(1, false), &message(3, k, 256, 40));
+            locked(&ring_a).record(ticket(), 1, what(1, false), &message(3, k, 256, 40));
         }
         assert!(records.take(&old).is_none());
         assert!(records.take(&message(3, 1, 256, 40)).is_some());

@@ -4,11 +4,12 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::ffi::os;
 use crate::ops::PacketInfo;
+use crate::state::locked;
 
 use super::icmp::{read_icmp_errors, SentRecords, SentRing};
 use super::stats::ExporterCounters;
@@ -181,7 +182,7 @@ pub(super) struct SocketTable {
 impl SocketTable {
     fn map(&self) -> MutexGuard<'_, HashMap<SocketKey, SocketState>> {
         // Only inserted into: a panic mid-insert leaves it usable.
-        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+        locked(&self.map)
     }
 
     /// `key`'s socket: open already, or created now (unless an attempt failed less than
