@@ -1289,7 +1289,13 @@ pin (uint32_t cpu)
   (void) pthread_setaffinity_np (pthread_self (), sizeof (set), &set);
 }
 
-static double now_seconds (void);
+static double
+now_seconds (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
+}
 
 static void *
 thread_main (void *p)
@@ -1308,14 +1314,6 @@ thread_main (void *p)
     CALLGRIND_TOGGLE_COLLECT;
   a->end = now_seconds ();
   return NULL;
-}
-
-static double
-now_seconds (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
 }
 
 /* Runs the case's loop on each of its threads over n records each; returns

@@ -103,7 +103,8 @@ pub struct vpp_ipfix_ops_t {
     >,
 }
 
-/// `vpp_ipfix_ops_t::buffer_alloc_packet`.
+/// `vpp_ipfix_ops_t::buffer_alloc_packet`. The field spells the type out: cbindgen
+/// does not see through an alias inside `Option`.
 type AllocPacketFn = unsafe extern "C" fn(
     ctx: *mut c_void,
     thread_index: u32,

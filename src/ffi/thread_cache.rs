@@ -184,8 +184,8 @@ impl ThreadCaches {
     /// The view a current memo gives.
     ///
     /// # Safety
-    /// `memo` is not empty, so no configuration ran since it was checked: the exporter, report and counters it points at are where they were, and
-    /// live. Its `ptd` is the calling thread's entry of the report's per-thread vector
+    /// `memo` is not empty, so no configuration ran since it was checked: the exporter,
+    /// report and counters it points at are where they were, and live. Its `ptd` is the calling thread's entry of the report's per-thread vector
     /// (never resized), which only that thread touches now (`lookup`'s contract).
     #[inline(always)]
     unsafe fn hit<'m>(memo: &Memo) -> Hit<'m> {

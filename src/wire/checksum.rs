@@ -19,10 +19,10 @@
 #[inline]
 pub fn partial_sum(data: &[u8], initial: u32) -> u32 {
     // RFC 1071 §2(B, C): the one's-complement sum is byte-order independent and
-    // may be taken in wider words, so sum native-endian 64-bit words with an
-    // end-around carry (an add and an add-with-carry per 8 bytes, no per-byte
-    // work, no vector set-up), fold to 16 bits, and swap once at the end. Every
-    // piece starts at an even offset, so each 16-bit word keeps its place.
+    // may be taken in wider words, so sum native-endian 64-bit words (an add and
+    // an add-with-carry per 8 bytes, no per-byte work, no vector set-up), fold to
+    // 16 bits, and swap once at the end. Every piece starts at an even offset, so
+    // each 16-bit word keeps its place.
     let (blocks, rest) = data.as_chunks::<64>();
     // Two 128-bit sums: each word goes into the low half and its carry into the
     // high half (an add and an add-with-carry no later add waits on, unlike folding
