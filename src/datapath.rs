@@ -412,6 +412,7 @@ impl DataPath<'_> {
     /// records before it are in, and `Err` says why).
     /// `VPP_IPFIX_ERROR_INVALID_ARGUMENT` for size 0 or a length that is not a whole
     /// number of records (nothing is appended).
+    #[inline]
     pub fn append_records(
         &self,
         ptd: &mut flow_report_per_thread_t,
@@ -422,50 +423,49 @@ impl DataPath<'_> {
         if size == 0 || !records.len().is_multiple_of(size_bytes) {
             return (0, Err(Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT));
         }
+        let total = records.len() / size_bytes;
         let (headers, limit) = self.framing.record_bounds(self.exp.path_mtu);
-        let mut rest = records;
         let mut done = 0;
+        // The current packet was started for the records still to go.
         let mut fresh = false;
-        while !rest.is_empty() {
+        while done < total {
             // As many as the packet holds, placed as `reserve` places them, in one copy.
-            let fit =
-                records_that_fit(ptd, headers, limit, size_bytes).min(rest.len() / size_bytes);
+            let fit = records_that_fit(ptd, headers, limit, size_bytes).min(total - done);
             let at = usize::from(ptd.next_data_offset);
-            let bytes = fit * size_bytes;
-            if fit > 0 {
-                if let (Some(room), Some((these, after))) = (
-                    ptd.packet.bytes_mut().get_mut(at..at + bytes),
-                    rest.split_at_checked(bytes),
-                ) {
-                    room.copy_from_slice(these);
-                    ptd.next_data_offset = (at + bytes) as u16;
-                    ptd.n_data_records += fit as u16;
-                    done += fit;
-                    rest = after;
-                    fresh = false;
-                    continue;
+            let (from, bytes) = (done * size_bytes, fit * size_bytes);
+            if let (true, Some(room), Some(these)) = (
+                fit > 0,
+                ptd.packet.bytes_mut().get_mut(at..at + bytes),
+                records.get(from..from + bytes),
+            ) {
+                room.copy_from_slice(these);
+                ptd.next_data_offset = (at + bytes) as u16;
+                ptd.n_data_records += fit as u16;
+                done += fit;
+                if done == total {
+                    break;
                 }
-            }
-            if !fresh {
-                // Full (or no packet): the next one, as `append` would start it.
-                if let Err(e) = self.make_room(ptd, size_bytes) {
-                    return (done, Err(e));
+                // The packet took what it could: on to the next one.
+            } else if fresh {
+                // A packet that takes no record even now (its count at the limit, set
+                // by hand): one record the way `append` puts it, which says what is
+                // wrong.
+                let Some(first) = records.get(from..from + size_bytes) else {
+                    break;
+                };
+                match self.reserve(ptd, size) {
+                    Ok(room) => room.copy_from_slice(first),
+                    Err(e) => return (done, Err(e)),
                 }
-                fresh = true;
+                done += 1;
+                fresh = false;
                 continue;
             }
-            // A packet that takes no record even now (its count at the limit, set by
-            // hand): one record the way `append` puts it, which says what is wrong.
-            let Some((first, after)) = rest.split_at_checked(size_bytes) else {
-                break;
-            };
-            match self.reserve(ptd, size) {
-                Ok(room) => room.copy_from_slice(first),
-                Err(e) => return (done, Err(e)),
+            // Full (or no packet): the next one, as `append` would start it.
+            if let Err(e) = self.make_room(ptd, size_bytes) {
+                return (done, Err(e));
             }
-            done += 1;
-            rest = after;
-            fresh = false;
+            fresh = true;
         }
         (done, Ok(()))
     }

@@ -169,11 +169,24 @@ impl PacketBuf {
 }
 
 impl Drop for PacketBuf {
+    /// One test for the embedder memory and empty handles of the hot path (nothing to
+    /// free); the boxed buffers of tests and the UDP host are freed out of line.
+    #[inline]
     fn drop(&mut self) {
-        if self.owned != 0 && !self.data.is_null() {
+        if self.owned != 0 {
+            self.free_boxed();
+        }
+    }
+}
+
+impl PacketBuf {
+    #[cold]
+    #[inline(never)]
+    fn free_boxed(&mut self) {
+        if !self.data.is_null() {
             // SAFETY: as in `into_boxed`: pointer and length of a leaked
-            // `Box<[u8]>`, not yet freed (`into_boxed` skips this Drop), and
-            // rebuilt exactly once, here.
+            // `Box<[u8]>` (`owned` is set only by `from_boxed`), not yet freed
+            // (`into_boxed` skips this Drop), and rebuilt exactly once, here.
             drop(unsafe { rebuild_box(self.data, self.capacity as usize) });
         }
     }
