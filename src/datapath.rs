@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::exporter;
 use crate::instance::Instance;
 use crate::ops::{alloc_buffer, BufferHandle, Embedder};
-use crate::packet::{self, Framing, MessageFields};
+use crate::packet::{ExporterHeaders, Framing, MessageFields};
 use crate::types::{
     flow_report_per_thread_t, flow_report_stream_t, flow_report_t, ipfix_exporter_t,
 };
@@ -25,6 +25,8 @@ pub struct DataPath<'a> {
     pub stream: &'a flow_report_stream_t,
     pub counters: &'a ThreadCounters,
     pub embedder: &'a dyn Embedder,
+    /// The exporter's packet headers, worked out when it was configured.
+    pub headers: &'a ExporterHeaders,
     pub framing: Framing,
     pub exporter_index: u32,
     pub report_index: u32,
@@ -71,6 +73,8 @@ impl Instance {
         counters: &'a ThreadCounters,
         (exporter_index, report_index, thread_index): (u32, u32, u32),
     ) -> Option<DataPath<'a>> {
+        let headers = &self.state.get(exporter_index as usize)?.headers;
+        debug_assert_eq!(headers.framing, Framing::new(exp, self.host_writes_ip_udp));
         Some(DataPath {
             instance: self,
             exp,
@@ -78,7 +82,8 @@ impl Instance {
             stream: exp.streams.get(report.stream_index as usize)?,
             counters,
             embedder: self.embedder.as_ref(),
-            framing: Framing::new(exp, self.host_writes_ip_udp),
+            headers,
+            framing: headers.framing,
             exporter_index,
             report_index,
             thread_index,
@@ -529,16 +534,12 @@ impl DataPath<'_> {
             sequence_number,
             data_set_id: Some(self.report.template_id),
         };
-        packet::finish(
-            &mut ptd.packet.bytes_mut()[..len],
-            self.exp,
-            self.framing,
-            &fields,
-        );
+        self.headers
+            .finish(&mut ptd.packet.bytes_mut()[..len], &fields);
         let handle = BufferHandle(*ptd.buffer.get_mut() as usize);
         let buf = std::mem::take(&mut ptd.packet);
         clear(ptd);
-        let info = packet::info(self.exp, self.exporter_index, &fields, len, records);
+        let info = self.headers.info(&fields, len, records);
         match self.embedder.enqueue(self.thread_index, handle, buf, &info) {
             Ok(()) => {
                 self.counters.sent(u64::from(records), len as u64);
@@ -621,6 +622,63 @@ mod tests {
         inst.send_due_templates();
         host_records.take_packets();
         (inst, report.report_index)
+    }
+
+    /// Every setting that shows in a packet's headers or its information takes effect
+    /// with the next packet: the headers worked out per exporter follow `exporter_set`.
+    #[test]
+    fn packets_follow_the_exporters_settings() {
+        let capture = Capture::new(1_700_000_000.0);
+        let (mut inst, r) = instance(512, &capture);
+        let export_one = |inst: &mut Instance| {
+            inst.with_worker(0, r, 0, |dp, ptd| {
+                dp.append(ptd, &records(1)).unwrap();
+                dp.send_buffer(ptd).unwrap();
+            })
+            .unwrap();
+            let mut packets = capture.take_packets();
+            packets.retain(|p| p.info.records == 1);
+            packets.pop().expect("the data packet")
+        };
+        let before = export_one(&mut inst);
+        assert_eq!(&before.bytes[16..20], &[192, 0, 2, 1]);
+        assert_eq!(before.info.dst_port, 4739);
+        let changed = vpp_ipfix_exporter_config_t {
+            collector: ip_address_t::v4([198, 51, 100, 7]),
+            collector_port: 2055,
+            src_address: ip_address_t::v4([198, 51, 100, 8]),
+            fib_index: 0,
+            path_mtu: 512,
+            udp_checksum: 1,
+            ..Default::default()
+        };
+        inst.exporter_set(0, &changed).unwrap();
+        inst.send_due_templates();
+        let after = export_one(&mut inst);
+        let b = &after.bytes;
+        assert_eq!(
+            (&b[12..16], &b[16..20]),
+            (&[198, 51, 100, 8][..], &[198, 51, 100, 7][..])
+        );
+        assert_eq!(crate::wire::checksum::internet_checksum(&b[..20]), 0);
+        assert_eq!(
+            u16::from_be_bytes([b[22], b[23]]),
+            2055,
+            "UDP destination port"
+        );
+        assert_ne!(&b[26..28], &[0, 0], "UDP checksum on");
+        let seed = crate::wire::ip::ipv4_pseudo_header_sum(
+            [198, 51, 100, 8],
+            [198, 51, 100, 7],
+            (b.len() - 20) as u16,
+        );
+        assert_eq!(
+            crate::wire::checksum::fold(crate::wire::checksum::partial_sum(&b[20..], seed)),
+            0xffff
+        );
+        let info = after.info;
+        assert_eq!((info.dst_port, info.dst_address), (2055, changed.collector));
+        assert_eq!(info.src_address, changed.src_address);
     }
 
     fn records(n: u32) -> Vec<u8> {

@@ -6,7 +6,7 @@ use crate::counters::vpp_ipfix_counters_t;
 use crate::error::{Error, Result};
 use crate::exporter::{vpp_ipfix_exporter_config_t, DEFAULT_MAX_EXPORTERS};
 use crate::ops::Embedder;
-use crate::packet::Framing;
+use crate::packet::{ExporterHeaders, Framing};
 use crate::state::{lock, next_template_id, ExporterState};
 use crate::types::{ip_address_t, ipfix_exporter_t, STREAM_FREE};
 use crate::wire::vpp_vec::{VppVec, POOL_HEADER_LEN};
@@ -62,13 +62,17 @@ impl Instance {
         }
         state.resize_with(max_exporters as usize, ExporterState::default);
         state[0].in_use = true;
-        Ok(Instance {
+        let mut instance = Instance {
             exporters,
             state,
             host_writes_ip_udp: embedder.writes_ip_udp_headers(),
             embedder,
             n_threads,
-        })
+        };
+        for i in 0..max_exporters {
+            instance.refresh_headers(i);
+        }
+        Ok(instance)
     }
 
     /// Checks the sizes `new` takes (1..=1024 threads, 0..=64 exporters) and returns the
@@ -165,6 +169,7 @@ impl Instance {
         self.flush_exporter(index);
         let resets = settings.resets(&self.exporters[i], self.host_writes_ip_udp);
         settings.apply(&mut self.exporters[i]);
+        self.refresh_headers(index);
         let st = &mut self.state[i];
         st.reliability_options = settings.reliability_options;
         if st.reliability_options {
@@ -202,6 +207,7 @@ impl Instance {
                     lost_before: self.embedder.lost(free as u32),
                     ..Default::default()
                 };
+                self.refresh_headers(free as u32);
                 (free as u32, true)
             }
         };
@@ -228,6 +234,7 @@ impl Instance {
         self.state[index as usize] = ExporterState::default();
         self.free_vectors(index);
         self.exporters[index as usize] = ipfix_exporter_t::default();
+        self.refresh_headers(index);
         Ok(())
     }
 
@@ -268,6 +275,14 @@ impl Instance {
     /// How exporter `index` frames its packets now.
     pub(crate) fn framing(&self, index: u32) -> Framing {
         Framing::new(&self.exporters[index as usize], self.host_writes_ip_udp)
+    }
+
+    /// Rebuilds exporter `index`'s packet headers from its settings: after every
+    /// change of them.
+    fn refresh_headers(&mut self, index: u32) {
+        let framing = self.framing(index);
+        let i = index as usize;
+        self.state[i].headers = ExporterHeaders::new(&self.exporters[i], framing, index);
     }
 
     /// Frees an exporter's report and stream vectors.

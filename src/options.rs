@@ -8,7 +8,7 @@ use crate::counters::vpp_ipfix_counters_t;
 use crate::error::{Error, Result};
 use crate::instance::Instance;
 use crate::ops::alloc_buffer;
-use crate::packet::{self, MessageFields};
+use crate::packet::MessageFields;
 use crate::state::{locked, StreamOptions};
 use crate::types::STREAM_FREE;
 use crate::wire::ipfix::{self, FieldSpec};
@@ -133,9 +133,9 @@ impl Instance {
             sequence_number: stream.sequence_number.fetch_add(1, Relaxed),
             data_set_id: None,
         };
-        let exp = &self.exporters[ei];
-        packet::finish(pkt, exp, framing, &fields);
-        let mut info = packet::info(exp, e, &fields, len, 1);
+        let headers = &self.state[ei].headers;
+        headers.finish(pkt, &fields);
+        let mut info = headers.info(&fields, len, 1);
         info.is_template = true;
         o.last_sent = now;
         match self.embedder.enqueue(0, handle, buf, &info) {

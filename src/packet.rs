@@ -82,70 +82,177 @@ pub struct MessageFields {
     pub data_set_id: Option<u16>,
 }
 
-/// Writes every header of `pkt` (whose length is the packet's) that the library writes
-/// under `framing`, and the UDP checksum when enabled or IPv6 (RFC 7011 §10.3.2;
-/// RFC 8200 §8.1: a computed 0 goes out as 0xffff). `pkt` must hold at least the
-/// headers: callers reserve `framing.all_headers_size()`.
-pub fn finish(pkt: &mut [u8], exp: &ipfix_exporter_t, framing: Framing, m: &MessageFields) {
-    if framing.host_writes_ip_udp {
-        if let Some(message) = pkt.get_mut(framing.message_offset()..) {
-            write_message(message, m);
-        }
-        return;
+/// Room for the longest IP + UDP header the library writes (IPv6).
+const MAX_IP_UDP_LEN: usize = ip::IPV6_HEADER_LEN + ip::UDP_HEADER_LEN;
+
+/// Where the UDP source port, length and checksum are in the UDP header.
+const UDP_SRC_PORT: usize = 0;
+const UDP_LENGTH: usize = 4;
+const UDP_CHECKSUM: usize = 6;
+
+/// Where the IPv4 total length and header checksum, and the IPv6 payload length, are.
+const IPV4_TOTAL_LENGTH: usize = 2;
+const IPV4_CHECKSUM: usize = 10;
+const IPV6_PAYLOAD_LENGTH: usize = 4;
+
+/// What every packet of one exporter starts with, worked out once from its settings:
+/// the IP and UDP headers with their lengths, source port and checksums left at zero,
+/// the sums those checksums start from, and what the host is told about each packet.
+/// A packet then costs a copy and a few patched fields. The instance rebuilds it
+/// whenever the exporter's settings change (only `vpp_ipfix_exporter_set` changes
+/// them).
+#[derive(Clone, Debug)]
+pub struct ExporterHeaders {
+    pub framing: Framing,
+    /// IP then UDP header, `framing.message_offset()` bytes of it used.
+    ip_udp: [u8; MAX_IP_UDP_LEN],
+    /// Sum of the IPv4 header words with total length and checksum zero.
+    ip4_header_sum: u32,
+    /// Sum of the UDP pseudo header words but the UDP length (addresses, protocol).
+    pseudo_header_sum: u32,
+    /// The UDP checksum is computed (IPv6, or IPv4 with `udp_checksum` set).
+    udp_checksum: bool,
+    /// The host's packet information, its exporter's fields filled in.
+    info: PacketInfo,
+}
+
+impl Default for ExporterHeaders {
+    /// The headers of an unconfigured exporter (VPP's zeroed one) at index 0.
+    fn default() -> Self {
+        let exp = ipfix_exporter_t::default();
+        ExporterHeaders::new(&exp, Framing::new(&exp, false), 0)
     }
-    let is_ip6 = framing.is_ip6;
-    let total = pkt.len();
-    let ip_len = ip_header_len(is_ip6);
-    let udp_len = total.saturating_sub(ip_len);
-    let Some((ip_hdr, udp_part)) = pkt.split_at_mut_checked(ip_len) else {
-        return;
-    };
-    if is_ip6 {
-        if let Some(h) = ip_hdr.first_chunk_mut::<{ ip::IPV6_HEADER_LEN }>() {
-            ip::write_ipv6_header(
-                h,
-                udp_len as u16,
-                TTL,
-                ip::IP_PROTOCOL_UDP,
-                exp.src_address.ip,
-                exp.ipfix_collector.ip,
-            );
-        }
-    } else if let Some(h) = ip_hdr.first_chunk_mut::<{ ip::IPV4_HEADER_LEN }>() {
-        ip::write_ipv4_header(
-            h,
-            total as u16,
-            TTL,
-            ip::IP_PROTOCOL_UDP,
-            exp.src_address.v4_octets(),
-            exp.ipfix_collector.v4_octets(),
-        );
-    }
-    let Some((udp_hdr, message)) = udp_part.split_first_chunk_mut::<{ ip::UDP_HEADER_LEN }>()
-    else {
-        return;
-    };
-    ip::write_udp_header(udp_hdr, m.src_port, exp.collector_port, udp_len as u16, 0);
-    write_message(message, m);
-    if is_ip6 || exp.udp_checksum != 0 {
-        // The checksum field was just written as zero: one sum over the whole
-        // segment, seeded with the pseudo header.
-        let seed = if is_ip6 {
-            ip::ipv6_pseudo_header_sum(exp.src_address.ip, exp.ipfix_collector.ip, udp_len as u32)
-        } else {
-            ip::ipv4_pseudo_header_sum(
-                exp.src_address.v4_octets(),
-                exp.ipfix_collector.v4_octets(),
-                udp_len as u16,
+}
+
+impl ExporterHeaders {
+    /// The headers of `exp`, exporter `exporter_index`, laid out as `framing` says.
+    pub fn new(exp: &ipfix_exporter_t, framing: Framing, exporter_index: u32) -> Self {
+        let mut ip_udp = [0u8; MAX_IP_UDP_LEN];
+        let ip_len = ip_header_len(framing.is_ip6);
+        let (ip_hdr, udp_hdr) = ip_udp.split_at_mut(ip_len);
+        let (ip4_header_sum, pseudo_header_sum) = if framing.is_ip6 {
+            if let Some(h) = ip_hdr.first_chunk_mut::<{ ip::IPV6_HEADER_LEN }>() {
+                ip::write_ipv6_header(
+                    h,
+                    0,
+                    TTL,
+                    ip::IP_PROTOCOL_UDP,
+                    exp.src_address.ip,
+                    exp.ipfix_collector.ip,
+                );
+            }
+            (
+                0,
+                ip::ipv6_pseudo_header_sum(exp.src_address.ip, exp.ipfix_collector.ip, 0),
             )
+        } else {
+            let (src, dst) = (exp.src_address.v4_octets(), exp.ipfix_collector.v4_octets());
+            let mut sum = 0;
+            if let Some(h) = ip_hdr.first_chunk_mut::<{ ip::IPV4_HEADER_LEN }>() {
+                ip::write_ipv4_header(h, 0, TTL, ip::IP_PROTOCOL_UDP, src, dst);
+                h[IPV4_CHECKSUM..IPV4_CHECKSUM + 2].fill(0);
+                sum = checksum::partial_sum(h, 0);
+            }
+            (sum, ip::ipv4_pseudo_header_sum(src, dst, 0))
         };
-        let checksum = ip::udp_checksum_value(checksum::partial_sum(udp_part, seed));
-        udp_part[6..8].copy_from_slice(&checksum.to_be_bytes());
+        if let Some(h) = udp_hdr.first_chunk_mut::<{ ip::UDP_HEADER_LEN }>() {
+            ip::write_udp_header(h, 0, exp.collector_port, 0, 0);
+        }
+        ExporterHeaders {
+            framing,
+            ip_udp,
+            ip4_header_sum,
+            pseudo_header_sum,
+            udp_checksum: framing.is_ip6 || exp.udp_checksum != 0,
+            info: PacketInfo {
+                length: 0,
+                message_offset: framing.message_offset() as u32,
+                fib_index: exp.fib_index,
+                exporter_index,
+                records: 0,
+                domain_id: 0,
+                src_port: 0,
+                dst_port: exp.collector_port,
+                src_address: exp.src_address,
+                dst_address: exp.ipfix_collector,
+                is_ip6: framing.is_ip6,
+                is_template: false,
+            },
+        }
+    }
+
+    /// Writes every header of `pkt` (whose length is the packet's) that the library
+    /// writes under the framing, and the UDP checksum when enabled or IPv6
+    /// (RFC 7011 §10.3.2; RFC 8200 §8.1: a computed 0 goes out as 0xffff). `pkt` must
+    /// hold at least the IP, UDP and message headers (nothing is written otherwise).
+    #[inline(always)]
+    pub fn finish(&self, pkt: &mut [u8], m: &MessageFields) {
+        let at = self.framing.message_offset();
+        if pkt.len() < at + ipfix::MESSAGE_HEADER_LEN {
+            return;
+        }
+        let total = pkt.len();
+        let (ip_udp, message) = pkt.split_at_mut(at);
+        write_message(message, m);
+        if self.framing.host_writes_ip_udp {
+            return;
+        }
+        // A copy of a fixed size is a few moves, not a call.
+        if self.framing.is_ip6 {
+            copy_prefix::<MAX_IP_UDP_LEN>(ip_udp, &self.ip_udp);
+        } else {
+            copy_prefix::<{ ip::IPV4_HEADER_LEN + ip::UDP_HEADER_LEN }>(ip_udp, &self.ip_udp);
+        }
+        let ip_len = ip_header_len(self.framing.is_ip6);
+        let udp_len = (total - ip_len) as u16;
+        if self.framing.is_ip6 {
+            ip_udp[IPV6_PAYLOAD_LENGTH..IPV6_PAYLOAD_LENGTH + 2]
+                .copy_from_slice(&udp_len.to_be_bytes());
+        } else {
+            let total = total as u16;
+            let sum = checksum::finish(self.ip4_header_sum + u32::from(total));
+            ip_udp[IPV4_TOTAL_LENGTH..IPV4_TOTAL_LENGTH + 2].copy_from_slice(&total.to_be_bytes());
+            ip_udp[IPV4_CHECKSUM..IPV4_CHECKSUM + 2].copy_from_slice(&sum.to_be_bytes());
+        }
+        let udp = &mut ip_udp[ip_len..];
+        udp[UDP_SRC_PORT..UDP_SRC_PORT + 2].copy_from_slice(&m.src_port.to_be_bytes());
+        udp[UDP_LENGTH..UDP_LENGTH + 2].copy_from_slice(&udp_len.to_be_bytes());
+        if self.udp_checksum {
+            // The checksum field is zero: one sum over the whole segment, seeded with
+            // the pseudo header.
+            let seed = self.pseudo_header_sum + u32::from(udp_len);
+            let segment = &pkt[ip_len..];
+            let value = ip::udp_checksum_value(checksum::partial_sum(segment, seed));
+            pkt[ip_len + UDP_CHECKSUM..ip_len + UDP_CHECKSUM + 2]
+                .copy_from_slice(&value.to_be_bytes());
+        }
+    }
+
+    /// What the host learns of a finished packet of `length` bytes.
+    #[inline]
+    pub fn info(&self, m: &MessageFields, length: usize, records: u16) -> PacketInfo {
+        PacketInfo {
+            length: length as u32,
+            records: u32::from(records),
+            domain_id: m.domain_id,
+            src_port: m.src_port,
+            is_template: m.data_set_id.is_none(),
+            ..self.info
+        }
+    }
+}
+
+/// Copies the first `N` bytes of `from` over those of `to` (when both have them).
+#[inline(always)]
+fn copy_prefix<const N: usize>(to: &mut [u8], from: &[u8]) {
+    if let (Some(to), Some(from)) = (to.first_chunk_mut::<N>(), from.first_chunk::<N>()) {
+        *to = *from;
     }
 }
 
 /// Writes the IPFIX message header over `message` (the whole message) and, for a data
 /// packet, its one set header.
+#[inline]
 fn write_message(message: &mut [u8], m: &MessageFields) {
     let message_len = message.len();
     let Some((msg_hdr, sets)) = message.split_first_chunk_mut::<{ ipfix::MESSAGE_HEADER_LEN }>()
@@ -164,30 +271,6 @@ fn write_message(message: &mut [u8], m: &MessageFields) {
         if let Some(set_hdr) = sets.first_chunk_mut::<{ ipfix::SET_HEADER_LEN }>() {
             ipfix::write_set_header(set_hdr, set_id, set_len);
         }
-    }
-}
-
-/// What the host learns of a finished packet.
-pub fn info(
-    exp: &ipfix_exporter_t,
-    exporter_index: u32,
-    m: &MessageFields,
-    length: usize,
-    records: u16,
-) -> PacketInfo {
-    PacketInfo {
-        length: length as u32,
-        message_offset: Framing::new(exp, false).message_offset() as u32,
-        fib_index: exp.fib_index,
-        exporter_index,
-        records: u32::from(records),
-        domain_id: m.domain_id,
-        src_port: m.src_port,
-        dst_port: exp.collector_port,
-        src_address: exp.src_address,
-        dst_address: exp.ipfix_collector,
-        is_ip6: exp.ipfix_collector.is_ip6(),
-        is_template: m.data_set_id.is_none(),
     }
 }
 
@@ -235,7 +318,7 @@ mod tests {
     #[test]
     fn ipv4_data_packet_headers() {
         let mut pkt = [0xaa_u8; 48 + 8];
-        finish(&mut pkt, &exporter(false, 0), V4, &fields());
+        ExporterHeaders::new(&exporter(false, 0), V4, 0).finish(&mut pkt, &fields());
         assert_eq!(&pkt[0..4], &[0x45, 0, 0, 56]);
         assert_eq!(
             checksum::internet_checksum(&pkt[..20]),
@@ -262,7 +345,7 @@ mod tests {
             "VPP's all_headers_size"
         );
         assert_eq!(framing.max_len(512), 512);
-        finish(&mut pkt, &exporter(true, 1), framing, &fields());
+        ExporterHeaders::new(&exporter(true, 1), framing, 0).finish(&mut pkt, &fields());
         assert_eq!(&pkt[..48], &[0xaa; 48], "the host writes IP and UDP");
         assert_eq!(&pkt[48..52], &[0, 10, 0, 28]);
         assert_eq!(&pkt[64..68], &[1, 0, 0, 12]);
@@ -275,15 +358,11 @@ mod tests {
             let exp = exporter(ip6, 1);
             let ip_len = ip_header_len(ip6);
             let mut pkt = vec![0x11_u8; ip_len + 8 + 16 + 4 + 10];
-            finish(
-                &mut pkt,
-                &exp,
-                Framing {
-                    is_ip6: ip6,
-                    host_writes_ip_udp: false,
-                },
-                &fields(),
-            );
+            let framing = Framing {
+                is_ip6: ip6,
+                host_writes_ip_udp: false,
+            };
+            ExporterHeaders::new(&exp, framing, 0).finish(&mut pkt, &fields());
             let udp = &pkt[ip_len..];
             assert_ne!(&udp[6..8], &[0, 0]);
             let seed = if ip6 {
@@ -302,11 +381,107 @@ mod tests {
             assert_eq!(checksum::fold(checksum::partial_sum(udp, seed)), 0xffff);
         }
         let mut pkt = [0u8; 60];
-        finish(&mut pkt, &exporter(false, 0), V4, &fields());
+        ExporterHeaders::new(&exporter(false, 0), V4, 0).finish(&mut pkt, &fields());
         assert_eq!(
             &pkt[26..28],
             &[0, 0],
             "IPv4 without udp-checksum sends none"
         );
+    }
+
+    /// The same packet written field by field with the wire writers, as the headers
+    /// were written before they were worked out once per exporter.
+    fn written_field_by_field(
+        exp: &ipfix_exporter_t,
+        is_ip6: bool,
+        pkt: &mut [u8],
+        m: &MessageFields,
+    ) {
+        let total = pkt.len();
+        let ip_len = ip_header_len(is_ip6);
+        let udp_len = total - ip_len;
+        let (ip_hdr, udp) = pkt.split_at_mut(ip_len);
+        if is_ip6 {
+            let h = ip_hdr.first_chunk_mut().unwrap();
+            ip::write_ipv6_header(
+                h,
+                udp_len as u16,
+                TTL,
+                17,
+                exp.src_address.ip,
+                exp.ipfix_collector.ip,
+            );
+        } else {
+            let h = ip_hdr.first_chunk_mut().unwrap();
+            let (src, dst) = (exp.src_address.v4_octets(), exp.ipfix_collector.v4_octets());
+            ip::write_ipv4_header(h, total as u16, TTL, 17, src, dst);
+        }
+        let (udp_hdr, message) = udp.split_first_chunk_mut().unwrap();
+        ip::write_udp_header(udp_hdr, m.src_port, exp.collector_port, udp_len as u16, 0);
+        write_message(message, m);
+        if is_ip6 || exp.udp_checksum != 0 {
+            let seed = if is_ip6 {
+                ip::ipv6_pseudo_header_sum(
+                    exp.src_address.ip,
+                    exp.ipfix_collector.ip,
+                    udp_len as u32,
+                )
+            } else {
+                ip::ipv4_pseudo_header_sum(
+                    exp.src_address.v4_octets(),
+                    exp.ipfix_collector.v4_octets(),
+                    udp_len as u16,
+                )
+            };
+            let value = ip::udp_checksum_value(checksum::partial_sum(udp, seed));
+            udp[6..8].copy_from_slice(&value.to_be_bytes());
+        }
+    }
+
+    #[test]
+    fn worked_out_headers_match_headers_written_field_by_field() {
+        let mut exp = exporter(false, 0);
+        exp.collector_port = 4739;
+        exp.fib_index = 3;
+        for (ip6, udp_checksum) in [(false, 0), (false, 1), (true, 1)] {
+            let mut e = exporter(ip6, udp_checksum);
+            e.collector_port = 2055;
+            let framing = Framing {
+                is_ip6: ip6,
+                host_writes_ip_udp: false,
+            };
+            let headers = ExporterHeaders::new(&e, framing, 2);
+            // Odd and even lengths, up to a full 1500-byte packet; records of every byte.
+            for len in [framing.all_headers_size(), 101, 512, 1450, 1500] {
+                let records: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+                let mut m = fields();
+                m.src_port = 40000 + len as u16;
+                let (mut ours, mut theirs) = (records.clone(), records);
+                headers.finish(&mut ours, &m);
+                written_field_by_field(&e, ip6, &mut theirs, &m);
+                assert_eq!(
+                    ours, theirs,
+                    "ip6 {ip6} udp_checksum {udp_checksum} len {len}"
+                );
+                let info = headers.info(&m, len, 9);
+                assert_eq!(
+                    (info.length, info.records, info.domain_id, info.src_port),
+                    (len as u32, 9, 7, m.src_port)
+                );
+                assert_eq!(
+                    (info.dst_port, info.exporter_index, info.is_ip6),
+                    (2055, 2, ip6)
+                );
+                assert_eq!(
+                    (info.src_address, info.dst_address),
+                    (e.src_address, e.ipfix_collector)
+                );
+                assert!(!info.is_template);
+            }
+        }
+        // Too short for the message header: nothing is written.
+        let mut short = [0x5a_u8; 28 + 15];
+        ExporterHeaders::new(&exp, V4, 0).finish(&mut short, &fields());
+        assert_eq!(short, [0x5a; 28 + 15]);
     }
 }

@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::counters::{vpp_ipfix_counters_t, TemplateCounters, ThreadCounters};
 use crate::ops::Lost;
+use crate::packet::ExporterHeaders;
 use crate::types::{flow_report_per_thread_t, flow_report_stream_t, ipfix_report_element_t};
 use crate::wire::FieldSpec;
 
@@ -31,6 +32,9 @@ pub(crate) struct ExporterState {
     /// exporter index for their whole life, and an earlier exporter's losses are not
     /// this one's.
     pub lost_before: Lost,
+    /// What each of its packets starts with, from its settings (`Instance::exporter_set`
+    /// rebuilds it).
+    pub headers: ExporterHeaders,
 }
 
 /// A count last seen, or none yet (the first look only records it).

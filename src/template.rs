@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::exporter;
 use crate::instance::Instance;
 use crate::ops::alloc_buffer;
-use crate::packet::{self, Framing, MessageFields};
+use crate::packet::{ExporterHeaders, Framing, MessageFields};
 use std::sync::MutexGuard;
 
 use crate::state::locked;
@@ -72,10 +72,8 @@ fn finish_template(
     framing: Framing,
     stream: &flow_report_stream_t,
 ) {
-    packet::finish(
+    ExporterHeaders::new(exp, framing, 0).finish(
         pkt,
-        exp,
-        framing,
         &MessageFields {
             domain_id: stream.domain_id,
             src_port: stream.src_port,
@@ -292,8 +290,10 @@ impl Instance {
             sequence_number: stream.sequence_number.load(Relaxed),
             data_set_id: None,
         };
-        packet::finish(pkt, exp, framing, &fields);
-        let info = packet::info(exp, exporter_index, &fields, len, 0);
+        // Laid out as the template was built (a reset rebuilds it with the exporter).
+        let headers = ExporterHeaders::new(exp, framing, exporter_index);
+        headers.finish(pkt, &fields);
+        let info = headers.info(&fields, len, 0);
         match self.embedder.enqueue(thread_index, handle, buf, &info) {
             Ok(()) => {
                 fr.last_template_sent.store(now);
