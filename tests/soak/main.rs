@@ -225,6 +225,7 @@ fn recreated_exporter_counters_start_from_zero() {
         udp: 1,
         pcap_path: std::ptr::null(),
         ipfix_file_path: std::ptr::null(),
+        udp_sender_thread: 0,
     };
     let mut main = std::ptr::null_mut();
     assert_eq!(vpp_ipfix_main_create_standalone(&config, &mut main), 0);

@@ -56,6 +56,7 @@ pub(crate) fn run(n_workers: u32, seconds: f64, seed: u64, rate: f64) -> (Summar
         udp: 1,
         pcap_path: std::ptr::null(),
         ipfix_file_path: std::ptr::null(),
+        udp_sender_thread: 0,
     };
     let mut main = std::ptr::null_mut();
     assert_eq!(vpp_ipfix_main_create_standalone(&config, &mut main), 0);

@@ -135,6 +135,14 @@ impl UdpSender {
     pub fn with_sender_thread(n_threads: u32, pool: Arc<BufferPool>) -> Self {
         let mut udp = Self::with_pool(n_threads, pool);
         udp.sender = SenderThread::start(udp.threads.len(), Arc::clone(&udp.pool));
+        if udp.sender.is_some() {
+            // The batches a worker may have queued or in flight beyond the one it fills:
+            // their buffers made now, so a burst that first fills the queue in steady
+            // state allocates nothing.
+            for t in 0..udp.threads.len() as u32 {
+                udp.pool.reserve_on(t, (QUEUE_JOBS + 1) * BATCH);
+            }
+        }
         udp
     }
 
