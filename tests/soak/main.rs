@@ -11,7 +11,10 @@
 //! cargo test --test soak -- --nocapture                             # short: 4 × 9 s
 //! SOAK_SECONDS=450 cargo test --release --test soak -- --nocapture  # long: 4 × 7.5 min
 //! ```
-//! The short one runs in `cargo test` (about 40 s in a debug build). Also
+//! The short one runs in `cargo test` (about 40 s in a debug build), and so does a
+//! shorter one with the UDP sender thread (`udp_sender_thread`, 2 and 4 workers × 3 s:
+//! `SOAK_SENDER_THREAD_SECONDS`, `SOAK_SENDER_THREAD_THREADS`), where reconfigurations,
+//! idle flushes and the timer meet batches still queued for that thread. Also
 //! `SOAK_SEED=<n>` (replays the control thread's choices; the seed is printed),
 //! `SOAK_THREADS=1,8` (worker counts), `SOAK_RATE=<records/s>` (all workers together;
 //! 150 000 in release builds, 40 000 in debug builds) and `SOAK_TRACE=1` (the memory
@@ -152,9 +155,45 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
+/// The UDP host's sending, for [`soak`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sending {
+    /// Each worker sends its own batches.
+    Sync,
+    /// Workers hand their batches to the UDP sender thread.
+    SenderThread,
+}
+
 #[test]
 fn soak_1_2_4_8_workers_accounts_for_every_record() {
-    let seconds: f64 = env_or("SOAK_SECONDS", 9.0);
+    soak(
+        "SOAK_SECONDS",
+        9.0,
+        "SOAK_THREADS",
+        "1,2,4,8",
+        Sending::Sync,
+    );
+}
+
+#[test]
+fn soak_with_the_udp_sender_thread_accounts_for_every_record() {
+    soak(
+        "SOAK_SENDER_THREAD_SECONDS",
+        3.0,
+        "SOAK_SENDER_THREAD_THREADS",
+        "2,4",
+        Sending::SenderThread,
+    );
+}
+
+/// Soak runs of `seconds` (or the environment's `seconds_var`) for each worker count of
+/// `threads` (or `threads_var`), sending as `sending` says; fails on any error.
+fn soak(seconds_var: &str, seconds: f64, threads_var: &str, threads: &str, sending: Sending) {
+    // One soak at a time: each measures the whole process's memory, and the machine's
+    // cores are for one.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let seconds: f64 = env_or(seconds_var, seconds);
     let seed: u64 = env_or(
         "SOAK_SEED",
         std::time::SystemTime::now()
@@ -169,17 +208,17 @@ fn soak_1_2_4_8_workers_accounts_for_every_record() {
         150_000.0
     };
     let rate: f64 = env_or("SOAK_RATE", default_rate);
-    let threads: Vec<u32> = std::env::var("SOAK_THREADS")
-        .unwrap_or_else(|_| "1,2,4,8".into())
+    let threads: Vec<u32> = std::env::var(threads_var)
+        .unwrap_or_else(|_| threads.into())
         .split(',')
         .map(|t| t.trim().parse().unwrap())
         .collect();
     println!("soak: seed {seed} (SOAK_SEED={seed} replays the control thread's choices)");
     let mut failures = Vec::new();
     for &n in &threads {
-        let (s, errors) = run(n, seconds, seed, rate);
+        let (s, errors) = run(n, seconds, seed, rate, sending);
         println!(
-            "soak threads={} seconds={:.1} written={} decoded={} dropped={} lost={} \
+            "soak {sending:?} threads={} seconds={:.1} written={} decoded={} dropped={} lost={} \
              reconfigurations={} rss_kib start={} warm={} end={} (peak after warm-up {}) \
              heap_kib start={} warm={} end={} (peak after warm-up {})",
             s.threads,
