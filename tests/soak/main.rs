@@ -155,6 +155,14 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
+/// Held by each test of this binary while it runs: a soak run measures the whole
+/// process's memory and counts its UDP sender threads, and the machine's cores are for
+/// one run.
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The UDP host's sending, for [`soak`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Sending {
@@ -189,10 +197,7 @@ fn soak_with_the_udp_sender_thread_accounts_for_every_record() {
 /// Soak runs of `seconds` (or the environment's `seconds_var`) for each worker count of
 /// `threads` (or `threads_var`), sending as `sending` says; fails on any error.
 fn soak(seconds_var: &str, seconds: f64, threads_var: &str, threads: &str, sending: Sending) {
-    // One soak at a time: each measures the whole process's memory, and the machine's
-    // cores are for one.
-    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _alone = alone();
     let seconds: f64 = env_or(seconds_var, seconds);
     let seed: u64 = env_or(
         "SOAK_SEED",
@@ -255,16 +260,23 @@ fn soak(seconds_var: &str, seconds: f64, threads_var: &str, threads: &str, sendi
 /// losses per exporter index for its whole life, and `vpp_ipfix_exporter_counters`
 /// subtracted them all from the exporter in that slot now, so an exporter deleted after
 /// losing datagrams passed its losses on to the next one created in its slot. A new
-/// exporter's counters start from zero and count only its own packets.
+/// exporter's counters start from zero and count only its own packets. With the UDP
+/// sender thread too, which reads the ICMP errors of the closed port in its own time.
 #[test]
 fn recreated_exporter_counters_start_from_zero() {
+    let _alone = alone();
+    recreated_exporter_counters(Sending::Sync);
+    recreated_exporter_counters(Sending::SenderThread);
+}
+
+fn recreated_exporter_counters(sending: Sending) {
     let config = vpp_ipfix_standalone_config_t {
         n_threads: 2,
         max_exporters: 4,
         udp: 1,
         pcap_path: std::ptr::null(),
         ipfix_file_path: std::ptr::null(),
-        udp_sender_thread: 0,
+        udp_sender_thread: u8::from(sending == Sending::SenderThread),
     };
     let mut main = std::ptr::null_mut();
     assert_eq!(vpp_ipfix_main_create_standalone(&config, &mut main), 0);
@@ -315,7 +327,7 @@ fn recreated_exporter_counters_start_from_zero() {
     let lost = counters(main, first);
     assert!(
         lost.dropped_records > 0,
-        "the closed port lost records: {lost:?}"
+        "the closed port lost records ({sending:?}): {lost:?}"
     );
     assert_eq!(vpp_ipfix_exporter_delete(main.get(), first), 0);
     let second = export(open.addr);
@@ -327,6 +339,7 @@ fn recreated_exporter_counters_start_from_zero() {
     assert_eq!(
         (c.data_records, c.dropped_records),
         (1000, 0),
-        "all 1000 records of the second exporter were delivered ({delivered} datagrams)"
+        "all 1000 records of the second exporter were delivered ({delivered} datagrams, \
+         {sending:?})"
     );
 }

@@ -243,9 +243,8 @@ pub(crate) fn run(
         std::thread::sleep(Duration::from_millis(10));
     }
     let received: Vec<_> = running.into_iter().map(UdpCollector::finish).collect();
-    // The mode asked for is the mode that ran (soak runs are one at a time, and the other
-    // tests of this binary make no sender thread). Read now, not at the start: the
-    // thread names itself once it runs.
+    // The mode asked for is the mode that ran (this binary's tests run one at a time:
+    // `alone`). Read now, not at the start: the thread names itself once it runs.
     let sender_threads = threads_named("vpp-ipfix-udp");
     vpp_ipfix_main_destroy(main);
     let hints_after = kernel_drop_hints();
