@@ -133,8 +133,8 @@ END {
   }
   # 7. UDP over loopback against bare sendmmsg.
   bare = "udp-bare/mtu1450/ip4/1t"
-  split("udp-ours udp-ours-batch udp-ours-thread udp-ours-batch-thread", ks, " ")
-  for (k = 1; k <= 4; k++) {
+  split("udp-ours udp-ours-batch", ks, " ")
+  for (k = 1; k <= 2; k++) {
     c = ks[k] "/mtu1450/ip4/1t"
     if (c in pair)
       printf "- %s ≥ 90%% of bare sendmmsg packets/s (median of paired runs): %.0f%%: %s\n",

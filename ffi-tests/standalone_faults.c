@@ -15,14 +15,7 @@
    must be delivered or counted dropped by the C API's counters, exactly
    once, and the counters must say what the kernel said.
 
-   Each case runs twice: with the library sending from the calling thread
-   (mode sync), and with its sender thread (udp_sender_thread = 1, mode
-   thread), which makes the sendmmsg and recvmsg calls from a thread of its
-   own. The hooks take one lock, so the ledger is the same whichever thread
-   calls; a case's checks come after a flush, which waits for that thread.
-
-   Usage: standalone_faults [--mode=sync|thread] [CASE...] (no CASE: every
-   case; no --mode: both modes). */
+   Usage: standalone_faults [CASE...] (no CASE: every case). */
 
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -32,12 +25,10 @@
 #include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -99,26 +90,20 @@ static struct
   uint64_t n_realtime, n_monotonic;
 } clk = { T0 * NS, 0, 0, 0, 0 };
 
-/* A field of clk, read or written from any thread. */
-#define CLK_GET(field)	  __atomic_load_n (&clk.field, __ATOMIC_ACQUIRE)
-#define CLK_SET(field, v) __atomic_store_n (&clk.field, (v), __ATOMIC_RELEASE)
-
 int
 clock_gettime (clockid_t id, struct timespec *ts)
 {
   int64_t ns;
 
-  /* Atomics, not the ledger's lock: any thread may read the clocks, the
-     sanitizers' runtimes included. */
   if (id == CLOCK_MONOTONIC)
-    __atomic_fetch_add (&clk.n_monotonic, 1, __ATOMIC_RELAXED);
+    clk.n_monotonic++;
   if (id == CLOCK_REALTIME)
     {
-      __atomic_fetch_add (&clk.n_realtime, 1, __ATOMIC_RELAXED);
-      ns = CLK_GET (realtime_ns);
+      clk.n_realtime++;
+      ns = clk.realtime_ns;
     }
-  else if (id == CLOCK_MONOTONIC && CLK_GET (mono_held))
-    ns = CLK_GET (mono_ns);
+  else if (id == CLOCK_MONOTONIC && clk.mono_held)
+    ns = clk.mono_ns;
   else
     /* By system call rather than dlsym: this may run before a sanitizer's
        runtime can look symbols up. */
@@ -189,12 +174,8 @@ typedef struct
   uint64_t decoded, undecoded; /* records the collector got, by template */
 } report_ledger_t;
 
-/* Under led_lock: the library calls socket from the main thread (the cases
-   start no timer), sendmmsg and recvmsg from it too in mode sync, from its
-   sender thread in mode thread, while the collector runs in the main
-   thread. */
-static pthread_mutex_t led_lock = PTHREAD_MUTEX_INITIALIZER;
-
+/* Plain globals: the cases start no timer, so the library calls sendmmsg,
+   socket and clock_gettime from the main thread only. */
 static struct
 {
   report_ledger_t r[N_REPORTS];
@@ -216,16 +197,7 @@ static struct
   uint32_t last_export_time;
   int collector_up;
   uint32_t n_socket_calls, fail_sockets;
-  /* sendmmsg calls by the thread that made them: the main thread, the
-     library's sender thread (the first one named vpp-ipfix-udp), another */
-  uint32_t calls_main, calls_sender, calls_other;
-  int sender_known;
-  pthread_t sender;
 } led;
-
-/* The mode the cases run in: 1 with the library's sender thread. */
-static int threaded;
-static pthread_t main_thread;
 
 /* Copies of the datagrams sent with no collector, to move to FATE_ICMP when
    the library reads the ICMP error about one. */
@@ -377,7 +349,7 @@ check_message (const uint8_t *buf, uint32_t len)
     }
   /* Export time follows the clock: the cases send what they finish before
      they move the clock. */
-  if (m.export_time != (uint32_t) (CLK_GET (realtime_ns) / NS))
+  if (m.export_time != (uint32_t) (clk.realtime_ns / NS))
     led.bad_export_time++;
   led.last_export_time = m.export_time;
   return 0;
@@ -530,40 +502,14 @@ fault_for (uint32_t call, uint32_t vlen)
   return NULL;
 }
 
-/* Counts the calling thread of a sendmmsg call (under led_lock). */
-static void
-note_caller (void)
-{
-  pthread_t self = pthread_self ();
-  char name[16] = "";
-
-  if (pthread_equal (self, main_thread))
-    led.calls_main++;
-  else if (led.sender_known && pthread_equal (self, led.sender))
-    led.calls_sender++;
-  else if (!led.sender_known && !prctl (PR_GET_NAME, name) &&
-	   !strcmp (name, "vpp-ipfix-udp"))
-    {
-      led.sender = self;
-      led.sender_known = 1;
-      led.calls_sender++;
-    }
-  else
-    led.calls_other++;
-}
-
-/* sendmmsg under led_lock: the numbering of the calls, the faults they
-   meet and their log follow the order the calls are made in. */
-static int
-sendmmsg_locked (int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
-		 int *error_out)
+int
+sendmmsg (int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 {
   uint32_t call = ++led.n_calls;
   fault_t *f = NULL;
   int rv, error = 0;
   unsigned int i;
 
-  note_caller ();
   settle_failed (fd, vlen ? &vec[0].msg_hdr : NULL);
   if (led.pending_error)
     {
@@ -625,18 +571,6 @@ sendmmsg_locked (int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
       else
 	led.n_other++;
     }
-  *error_out = error;
-  return rv;
-}
-
-int
-sendmmsg (int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
-{
-  int rv, error;
-
-  pthread_mutex_lock (&led_lock);
-  rv = sendmmsg_locked (fd, vec, vlen, flags, &error);
-  pthread_mutex_unlock (&led_lock);
   if (rv < 0)
     errno = error;
   return rv;
@@ -645,23 +579,15 @@ sendmmsg (int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 int
 socket (int domain, int type, int protocol)
 {
-  int fail = 0;
-
   if ((domain == AF_INET || domain == AF_INET6) && (type & 0xf) == SOCK_DGRAM)
     {
-      pthread_mutex_lock (&led_lock);
       led.n_socket_calls++;
       if (led.fail_sockets)
 	{
 	  led.fail_sockets--;
-	  fail = 1;
+	  errno = EMFILE;
+	  return -1;
 	}
-      pthread_mutex_unlock (&led_lock);
-    }
-  if (fail)
-    {
-      errno = EMFILE;
-      return -1;
     }
   return real_socket (domain, type, protocol);
 }
@@ -720,11 +646,9 @@ recvmsg (int fd, struct msghdr *msg, int flags)
 
   if (flags & MSG_ERRQUEUE)
     {
-      pthread_mutex_lock (&led_lock);
       led.n_recvmsg++;
       if (rv >= 0)
 	note_error_queue (fd, msg, (size_t) rv);
-      pthread_mutex_unlock (&led_lock);
     }
   errno = error;
   return rv;
@@ -733,27 +657,22 @@ recvmsg (int fd, struct msghdr *msg, int flags)
 static void
 add_error (uint32_t at_call, uint32_t min_vlen, int error, uint32_t n_calls)
 {
-  fault_t *f;
+  fault_t *f = &led.faults[led.n_faults++];
 
-  pthread_mutex_lock (&led_lock);
-  f = &led.faults[led.n_faults++];
   memset (f, 0, sizeof (*f));
   f->kind = FAULT_ERROR;
   f->at_call = at_call;
   f->min_vlen = min_vlen;
   f->error = error;
   f->n_calls = n_calls;
-  pthread_mutex_unlock (&led_lock);
 }
 
 static void
 add_short (uint32_t at_call, uint32_t min_vlen, uint32_t short_count,
 	   int then_error)
 {
-  fault_t *f;
+  fault_t *f = &led.faults[led.n_faults++];
 
-  pthread_mutex_lock (&led_lock);
-  f = &led.faults[led.n_faults++];
   memset (f, 0, sizeof (*f));
   f->kind = FAULT_SHORT;
   f->at_call = at_call;
@@ -761,7 +680,6 @@ add_short (uint32_t at_call, uint32_t min_vlen, uint32_t short_count,
   f->short_count = short_count;
   f->then_error = then_error;
   f->n_calls = 1;
-  pthread_mutex_unlock (&led_lock);
 }
 
 /* ---- the collector ---- */
@@ -804,9 +722,7 @@ collector_open (void)
     setsockopt (col.fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof (size));
   CHECK_EQ (bind (col.fd, (struct sockaddr *) &a, sizeof (a)), 0);
   memset (col.known, 0, sizeof (col.known));
-  pthread_mutex_lock (&led_lock);
   led.collector_up = 1;
-  pthread_mutex_unlock (&led_lock);
   return 0;
 }
 
@@ -816,9 +732,7 @@ collector_close (void)
   if (col.fd >= 0)
     close (col.fd);
   col.fd = -1;
-  pthread_mutex_lock (&led_lock);
   led.collector_up = 0;
-  pthread_mutex_unlock (&led_lock);
 }
 
 static void
@@ -893,41 +807,31 @@ collector_receive (const uint8_t *p, uint32_t len,
 
 /* Reads what arrived until the collector has every datagram the kernel
    took while it listened (loopback delivers during the send, or soon after
-   when the kernel defers it), then whatever else is there. `flushed`: the
-   library has sent everything it was given (always so without the sender
-   thread), so a failed datagram it did not send again, it gave up. */
+   when the kernel defers it), then whatever else is there. */
 static void
-collector_sync (int flushed)
+collector_sync (void)
 {
   static uint8_t buf[65536];
   struct pollfd pfd;
   int waited = 0;
 
-  if (flushed || !threaded)
-    {
-      pthread_mutex_lock (&led_lock);
-      settle_failed (-1, NULL);
-      pthread_mutex_unlock (&led_lock);
-    }
+  /* The library has returned: a datagram it did not send again, it gave
+     up. */
+  settle_failed (-1, NULL);
   while (col.fd >= 0)
     {
       struct sockaddr_in from;
       socklen_t fl = sizeof (from);
-      ssize_t n;
-      int error, caught_up;
-
-      /* Not held while polling: the sender thread keeps sending. */
-      pthread_mutex_lock (&led_lock);
-      n = recvfrom (col.fd, buf, sizeof (buf), MSG_DONTWAIT,
-		    (struct sockaddr *) &from, &fl);
-      error = errno;
+      ssize_t n = recvfrom (col.fd, buf, sizeof (buf), MSG_DONTWAIT,
+			    (struct sockaddr *) &from, &fl);
       if (n >= 0)
-	collector_receive (buf, (uint32_t) n, &from);
-      caught_up = col.datagrams >= led.sent_up;
-      pthread_mutex_unlock (&led_lock);
-      if (n >= 0 || error == EINTR)
+	{
+	  collector_receive (buf, (uint32_t) n, &from);
+	  continue;
+	}
+      if (errno == EINTR)
 	continue;
-      if (caught_up || waited >= 2000)
+      if (col.datagrams >= led.sent_up || waited >= 2000)
 	break;
       pfd.fd = col.fd;
       pfd.events = POLLIN;
@@ -975,8 +879,8 @@ setup (ctx_t *x)
   down.n = 0;
   failed.held = 0;
   col.fd = -1;
-  CLK_SET (realtime_ns, T0 * NS);
-  CLK_SET (mono_held, 0);
+  clk.realtime_ns = T0 * NS;
+  clk.mono_held = 0;
   x->main = NULL;
   x->fds = count_fds ();
   if (collector_open ())
@@ -985,7 +889,6 @@ setup (ctx_t *x)
   memset (&sc, 0, sizeof (sc));
   sc.n_threads = 1;
   sc.udp = 1;
-  sc.udp_sender_thread = (uint8_t) threaded;
   rv = vpp_ipfix_main_create_standalone (&sc, &x->main);
   CHECK_EQ (rv, 0);
   if (rv)
@@ -1025,12 +928,7 @@ write_records (ctx_t *x, uint32_t r, uint32_t n)
 
   for (k = 0; k < n && led.r[r].written < MAX_RECORDS; k++)
     {
-      uint32_t i;
-
-      /* The sender thread checks record numbers against it. */
-      pthread_mutex_lock (&led_lock);
-      i = led.r[r].written++;
-      pthread_mutex_unlock (&led_lock);
+      uint32_t i = led.r[r].written++;
 
       test_put_u32 (rec, r + 1);
       test_put_u32 (rec + 4, i);
@@ -1041,8 +939,7 @@ write_records (ctx_t *x, uint32_t r, uint32_t n)
     }
   CHECK_UEQ (k, n);
   CHECK_UEQ (failed, 0);
-  /* Not flushed: the sender thread may still be sending. */
-  collector_sync (0);
+  collector_sync ();
 }
 
 static void
@@ -1062,7 +959,7 @@ flush_idle (ctx_t *x, double max_age)
   uint32_t sent = UINT32_MAX;
 
   CHECK_EQ (vpp_ipfix_thread_flush_idle (x->main, 0, max_age, &sent), 0);
-  collector_sync (1);
+  collector_sync ();
   return sent;
 }
 
@@ -1074,8 +971,7 @@ templates_due (ctx_t *x)
 
   CHECK_EQ (vpp_ipfix_templates_send_due (x->main, &sent, &next), 0);
   CHECK (next >= 0 && next <= 5);
-  /* The library flushes thread 0 after the templates. */
-  collector_sync (1);
+  collector_sync ();
   return sent;
 }
 
@@ -1085,7 +981,7 @@ static void
 clock_move (ctx_t *x, int64_t ns)
 {
   CHECK_UEQ (flush_idle (x, 1e9), 0);
-  CLK_SET (realtime_ns, CLK_GET (realtime_ns) + ns);
+  clk.realtime_ns += ns;
 }
 
 /* Records written that no datagram offered to the kernel held. */
@@ -1214,43 +1110,6 @@ check_accounting (ctx_t *x, uint64_t unsent, int strict)
 	  (unsigned long) led.n_icmp);
 }
 
-/* The sendmmsg calls a case made, as its teardown found them. */
-static uint32_t case_calls;
-static uint64_t case_calls_digest;
-
-/* A hash (FNV-1a) of the logged calls: each one's socket (by first use),
-   datagrams offered, result and error. Equal in both modes when the
-   library makes the same calls in the same order. */
-static uint64_t
-calls_digest (void)
-{
-  uint64_t h = 14695981039346656037ULL;
-  int fds[16];
-  uint32_t n_fds = 0, i, k, w;
-
-  for (i = 0; i < led.n_calls && i < MAX_CALLS; i++)
-    {
-      const call_t *c = &led.calls[i];
-      uint32_t words[4];
-
-      for (k = 0; k < n_fds && fds[k] != c->fd; k++)
-	;
-      if (k == n_fds && n_fds < 16)
-	fds[n_fds++] = c->fd;
-      words[0] = k;
-      words[1] = c->vlen;
-      words[2] = (uint32_t) c->rv;
-      words[3] = (uint32_t) c->error;
-      for (w = 0; w < 4; w++)
-	for (k = 0; k < 4; k++)
-	  {
-	    h ^= (words[w] >> (8 * k)) & 0xff;
-	    h *= 1099511628211ULL;
-	  }
-    }
-  return h;
-}
-
 /* Sends what is left, checks the accounting, destroys the instance and
    checks that it sent nothing more and closed every socket. */
 static void
@@ -1259,14 +1118,8 @@ teardown (ctx_t *x, uint64_t unsent, int strict)
   uint32_t calls;
 
   CHECK_EQ (vpp_ipfix_flush (x->main), 0);
-  collector_sync (1);
+  collector_sync ();
   check_accounting (x, unsent, strict);
-  /* Every call from the thread the mode says: a mode that sent from the
-     wrong one would test the other twice. */
-  CHECK_UEQ (threaded ? led.calls_sender : led.calls_main, led.n_calls);
-  CHECK_UEQ (led.calls_other, 0);
-  case_calls = led.n_calls;
-  case_calls_digest = calls_digest ();
   calls = led.n_calls;
   vpp_ipfix_main_destroy (x->main);
   CHECK_UEQ (led.n_calls, calls);
@@ -1275,7 +1128,7 @@ teardown (ctx_t *x, uint64_t unsent, int strict)
   led.active = NULL;
   led.pending_error = 0;
   led.fail_sockets = 0;
-  CLK_SET (mono_held, 0);
+  clk.mono_held = 0;
   CHECK_EQ (count_fds (), x->fds);
 }
 
@@ -1291,25 +1144,25 @@ test_interposition (void)
 
   if (setup (&x))
     return;
-  rt = CLK_GET (n_realtime);
-  mono = CLK_GET (n_monotonic);
+  rt = clk.n_realtime;
+  mono = clk.n_monotonic;
   CHECK_UEQ (templates_due (&x), 3);
   /* One call per template (sent at once), one socket per stream. */
   CHECK_UEQ (led.n_calls, 3);
   CHECK_UEQ (led.n_socket_calls, 2);
-  CHECK (CLK_GET (n_realtime) > rt);
+  CHECK (clk.n_realtime > rt);
   /* Instant::now when each socket is first made. */
-  CHECK (CLK_GET (n_monotonic) > mono);
+  CHECK (clk.n_monotonic > mono);
   /* SystemTime::now is ours: 2023, not the machine's date. */
   CHECK_UEQ (led.last_export_time, T0);
   CHECK_UEQ (led.template_datagrams[FATE_SENT_UP], 3);
   write_all (&x, 10);
   CHECK_UEQ (flush_idle (&x, 0), 3);
   CHECK_UEQ (led.data_datagrams[FATE_SENT_UP], 3);
-  printf ("%s: clock_gettime REALTIME %lu MONOTONIC %lu, "
+  printf ("interposition: clock_gettime REALTIME %lu MONOTONIC %lu, "
 	  "sendmmsg %u, socket %u, recvmsg %lu\n",
-	  test_current, (unsigned long) (CLK_GET (n_realtime) - rt),
-	  (unsigned long) (CLK_GET (n_monotonic) - mono), led.n_calls,
+	  (unsigned long) (clk.n_realtime - rt),
+	  (unsigned long) (clk.n_monotonic - mono), led.n_calls,
 	  led.n_socket_calls, (unsigned long) led.n_recvmsg);
   teardown (&x, 0, 0);
 }
@@ -1443,10 +1296,9 @@ test_template_lost (void)
   flush_idle (&x, 0);
   CHECK_UEQ (led.r[0].undecoded, undecoded);
   CHECK_UEQ (led.r[0].decoded + led.r[0].undecoded, led.r[0].written);
-  printf ("%s: the template lost to ENOBUFS went again after %u "
+  printf ("template_lost: the template lost to ENOBUFS went again after %u "
 	  "s (interval %d s); %lu records of its report arrived before it\n",
-	  test_current, refreshed_after, TEMPLATE_INTERVAL,
-	  (unsigned long) undecoded);
+	  refreshed_after, TEMPLATE_INTERVAL, (unsigned long) undecoded);
   teardown (&x, 0, 0);
 }
 
@@ -1632,9 +1484,9 @@ test_idle_flush_after_step_back (void)
       sent = flush_idle (&x, 0.2);
     }
   if (stalled)
-    printf ("%s: packets begun before a 3600 s step "
+    printf ("idle_flush_after_step_back: packets begun before a 3600 s step "
 	    "back went after %u s of clock\n",
-	    test_current, stalled);
+	    stalled);
   CHECK_UEQ (flush_idle (&x, 0.2), 0);
   teardown (&x, 0, 0);
 }
@@ -1651,8 +1503,8 @@ test_socket_retry (void)
 
   if (setup (&x))
     return;
-  CLK_SET (mono_ns, kernel_monotonic_ns ());
-  CLK_SET (mono_held, 1);
+  clk.mono_ns = kernel_monotonic_ns ();
+  clk.mono_held = 1;
   led.fail_sockets = 2;
   s0 = led.n_socket_calls;
   CHECK_UEQ (templates_due (&x), 3);
@@ -1664,19 +1516,19 @@ test_socket_retry (void)
       write_all (&x, 20);
       CHECK_UEQ (flush_idle (&x, 0), 3);
     }
-  CLK_SET (mono_ns, CLK_GET (mono_ns) + NS - 1);
+  clk.mono_ns += NS - 1;
   write_all (&x, 20);
   CHECK_UEQ (flush_idle (&x, 0), 3);
   CHECK_UEQ (led.n_socket_calls - s0, 2);
   CHECK_UEQ (led.n_calls, 0);
   /* One second after the failure: both made now; the templates went
      nowhere, so the data arrives undecodable. */
-  CLK_SET (mono_ns, CLK_GET (mono_ns) + 1);
+  clk.mono_ns += 1;
   write_all (&x, 20);
   CHECK_UEQ (flush_idle (&x, 0), 3);
   CHECK_UEQ (led.n_socket_calls - s0, 4);
   CHECK_UEQ (led.r[0].undecoded + led.r[1].undecoded + led.r[2].undecoded, 60);
-  CLK_SET (mono_ns, CLK_GET (mono_ns) + 5 * 3600 * NS);
+  clk.mono_ns += 5 * 3600 * NS;
   clock_move (&x, (TEMPLATE_INTERVAL + 1) * NS);
   CHECK_UEQ (templates_due (&x), 3);
   write_all (&x, 20);
@@ -1687,58 +1539,29 @@ test_socket_retry (void)
   teardown (&x, 3 + 6 * 3, 0);
 }
 
-/* A case, and whether its calls must be the same in both modes: not when
-   it sends to a closed port, where what a send meets depends on when the
-   kernel's ICMP errors arrive and the library reads them. */
-typedef struct
-{
-  const char *name;
-  void (*fn) (void);
-  int same_calls;
-} fault_case_t;
-
-static const char *const mode_names[] = { "sync", "thread" };
-
-/* Runs `c` in `mode` (0 sync, 1 thread); prints a line saying so. */
-static void
-run_case (const fault_case_t *c, int mode)
-{
-  static char current[64];
-  unsigned failed_before = test_n_failed;
-
-  threaded = mode;
-  snprintf (current, sizeof (current), "%s [%s]", c->name, mode_names[mode]);
-  test_current = current;
-  case_calls = 0;
-  case_calls_digest = 0;
-  c->fn ();
-  printf ("case %s mode=%s: sendmmsg calls %u (digest %016llx), %u checks "
-	  "failed\n",
-	  c->name, mode_names[mode], case_calls,
-	  (unsigned long long) case_calls_digest,
-	  test_n_failed - failed_before);
-}
+#define TEST(name)                                                             \
+  {                                                                            \
+#name, test_##name                                                         \
+  }
 
 int
 main (int argc, char **argv)
 {
-  static const fault_case_t all[] = {
-    { "interposition", test_interposition, 1 },
-    { "send_faults", test_send_faults, 1 },
-    { "template_lost", test_template_lost, 1 },
-    { "collector_restart", test_collector_restart, 0 },
-    { "collector_down_counted", test_collector_down_counted, 0 },
-    { "clock", test_clock, 1 },
-    { "idle_flush_after_step_back", test_idle_flush_after_step_back, 1 },
-    { "socket_retry", test_socket_retry, 1 },
+  static const test_case_t all[] = {
+    TEST (interposition),
+    TEST (send_faults),
+    TEST (template_lost),
+    TEST (collector_restart),
+    TEST (collector_down_counted),
+    TEST (clock),
+    TEST (idle_flush_after_step_back),
+    TEST (socket_retry),
   };
   size_t n_all = sizeof (all) / sizeof (all[0]), n = 0, i;
-  const fault_case_t *chosen[sizeof (all) / sizeof (all[0])];
-  unsigned n_runs[2] = { 0, 0 };
-  int first_mode = 0, last_mode = 1, mode, a, found;
+  test_case_t chosen[sizeof (all) / sizeof (all[0])];
   pid_t pid = getpid ();
+  int a, found;
 
-  main_thread = pthread_self ();
   real_sendmmsg = dlsym (RTLD_NEXT, "sendmmsg");
   real_socket = dlsym (RTLD_NEXT, "socket");
   real_recvmsg = dlsym (RTLD_NEXT, "recvmsg");
@@ -1754,23 +1577,10 @@ main (int argc, char **argv)
 
   for (a = 1; a < argc; a++)
     {
-      if (!strncmp (argv[a], "--mode=", 7))
-	{
-	  for (mode = 0; mode < 2; mode++)
-	    if (!strcmp (argv[a] + 7, mode_names[mode]))
-	      first_mode = last_mode = mode;
-	  if (strcmp (argv[a] + 7, mode_names[first_mode]))
-	    {
-	      fprintf (stderr, "standalone_faults: unknown mode %s\n",
-		       argv[a] + 7);
-	      return 2;
-	    }
-	  continue;
-	}
       for (i = found = 0; i < n_all && n < n_all; i++)
 	if (!strcmp (argv[a], all[i].name))
 	  {
-	    chosen[n++] = &all[i];
+	    chosen[n++] = all[i];
 	    found = 1;
 	  }
       if (!found)
@@ -1779,35 +1589,7 @@ main (int argc, char **argv)
 	  return 2;
 	}
     }
-  if (!n)
-    for (; n < n_all; n++)
-      chosen[n] = &all[n];
-
-  for (i = 0; i < n; i++)
-    {
-      uint32_t calls[2] = { 0, 0 };
-      uint64_t digest[2] = { 0, 0 };
-
-      for (mode = first_mode; mode <= last_mode; mode++)
-	{
-	  run_case (chosen[i], mode);
-	  calls[mode] = case_calls;
-	  digest[mode] = case_calls_digest;
-	  n_runs[mode]++;
-	}
-      /* The sender thread makes the calls the caller would have, in the
-	 same order: faults chosen by call number hit the same datagrams. */
-      if (first_mode != last_mode && chosen[i]->same_calls)
-	{
-	  test_current = chosen[i]->name;
-	  CHECK_UEQ (calls[1], calls[0]);
-	  CHECK_UEQ (digest[1], digest[0]);
-	}
-    }
-  printf ("standalone_faults: %u cases run: %u in mode sync, %u in mode "
-	  "thread\n",
-	  n_runs[0] + n_runs[1], n_runs[0], n_runs[1]);
-  printf ("standalone_faults: %u passed, %u failed\n", test_n_passed,
-	  test_n_failed);
-  return test_n_failed ? 1 : 0;
+  if (argc == 1)
+    return test_run_all ("standalone_faults", all, n_all);
+  return test_run_all ("standalone_faults", chosen, n);
 }

@@ -694,15 +694,6 @@ typedef struct vpp_ipfix_standalone_config_t {
    An RFC 5655 IPFIX file (the messages, one after another); NULL for none.
    */
   const char *ipfix_file_path;
-  /*
-   Non-zero (with `udp`): one more thread, which makes the UDP output's `sendmmsg`
-   calls and reads its ICMP errors, so a worker's encoding and the kernel's sending
-   overlap on two cores. It costs that thread (and a core while it sends), and a
-   worker's call returns before the kernel took its datagrams;
-   `vpp_ipfix_thread_flush_idle` still returns once they were sent and the errors
-   read, so counters read after it are exact. 0: the worker sends itself.
-   */
-  uint8_t udp_sender_thread;
 } vpp_ipfix_standalone_config_t;
 
 /*

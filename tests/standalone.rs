@@ -181,13 +181,7 @@ fn sorted(mut v: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
 
 /// Everything arrives once, in sequence, from the stream's port; the pcap and the IPFIX
 /// file hold the same messages.
-fn every_record_arrives(
-    name: &str,
-    collector_bind: SocketAddr,
-    src: IpAddr,
-    n_workers: u32,
-    udp_sender_thread: bool,
-) {
+fn every_record_arrives(name: &str, collector_bind: SocketAddr, src: IpAddr, n_workers: u32) {
     let Some(collector) = start_collector(collector_bind) else {
         eprintln!("cannot bind {collector_bind}; skipped");
         return;
@@ -199,18 +193,11 @@ fn every_record_arrives(
             udp: true,
             pcap: Some(pcap.clone()),
             ipfix_file: Some(ipfix.clone()),
-            udp_sender_thread,
         })
         .unwrap(),
     );
     let addr = collector.addr;
-    // Ports of its own: the tests run side by side, from one source address.
-    let ports = if udp_sender_thread {
-        (30003, 30004)
-    } else {
-        (30001, 30002)
-    };
-    let main = instance(&host, n_workers + 1, addr, src, ports);
+    let main = instance(&host, n_workers + 1, addr, src, (30001, 30002));
     let (rounds, per_round) = (4, 500);
     export(main, n_workers, rounds, per_round, Duration::ZERO);
     let c = counters(main);
@@ -246,7 +233,7 @@ fn every_record_arrives(
     let messages = decode_datagrams(&mut Decoder::new(), &datagrams).unwrap();
     for (d, (key, m)) in datagrams.iter().zip(&messages) {
         assert_eq!(d.src, src);
-        let port = if m.domain_id == 1 { ports.0 } else { ports.1 };
+        let port = if m.domain_id == 1 { 30001 } else { 30002 };
         assert_eq!(d.src_port, port, "{key}");
     }
     let templates: usize = messages.iter().map(|(_, m)| m.templates.len()).sum();
@@ -268,7 +255,7 @@ fn every_record_arrives(
     assert_eq!(stats.pcap_packets, from_pcap.len() as u64);
     for d in &from_pcap {
         assert_eq!((d.src, d.dst, d.dst_port), (src, addr.ip(), addr.port()));
-        assert!(d.src_port == ports.0 || d.src_port == ports.1);
+        assert!(d.src_port == 30001 || d.src_port == 30002);
         assert_eq!(d.ttl_or_hop_limit, 254);
         assert_ne!(d.udp_checksum, 0, "always a checksum");
     }
@@ -319,18 +306,6 @@ fn udp_over_ipv4_delivers_every_record_once_in_sequence() {
         (Ipv4Addr::LOCALHOST, 0).into(),
         IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
         3,
-        false,
-    );
-}
-
-#[test]
-fn udp_from_the_sender_thread_delivers_every_record_once_in_sequence() {
-    every_record_arrives(
-        "v4-thread",
-        (Ipv4Addr::LOCALHOST, 0).into(),
-        IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
-        3,
-        true,
     );
 }
 
@@ -342,38 +317,26 @@ fn udp_over_ipv6_delivers_every_record_once_in_sequence() {
         (Ipv6Addr::LOCALHOST, 0).into(),
         IpAddr::V6(Ipv6Addr::LOCALHOST),
         2,
-        false,
     );
 }
 
 #[test]
 fn a_closed_collector_port_loses_packets_counted_exactly() {
-    closed_collector_port(false, "closed.pcap", (30011, 30012));
-}
-
-#[test]
-fn a_closed_collector_port_loses_packets_counted_exactly_from_the_sender_thread() {
-    closed_collector_port(true, "closed-thread.pcap", (30013, 30014));
-}
-
-/// Exports to a port nobody listens on: every datagram counted lost, once.
-fn closed_collector_port(udp_sender_thread: bool, pcap_name: &str, src_ports: (u16, u16)) {
     let closed = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let collector = closed.local_addr().unwrap();
     drop(closed);
-    let pcap = tmp(pcap_name);
+    let pcap = tmp("closed.pcap");
     let host = Arc::new(
         StandaloneHost::new(&StandaloneConfig {
             n_threads: 3,
             udp: true,
             pcap: Some(pcap.clone()),
             ipfix_file: None,
-            udp_sender_thread,
         })
         .unwrap(),
     );
     let src = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
-    let main = instance(&host, 3, collector, src, src_ports);
+    let main = instance(&host, 3, collector, src, (30011, 30012));
     // Several rounds with pauses, so the ICMP errors of one round are reported by the
     // sends of the next.
     let (rounds, per_round) = (10, 300);

@@ -33,7 +33,6 @@ fn standalone_export_allocates_nothing_once_warm() {
             udp: true,
             pcap: Some(pcap.clone()),
             ipfix_file: Some(ipfix.clone()),
-            udp_sender_thread: false,
         })
         .unwrap(),
     );

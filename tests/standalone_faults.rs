@@ -7,10 +7,7 @@
 //! creation failing, the wall clock standing still, jumping forward and stepping back.
 //! The program decodes what its collector receives and checks every record: delivered or
 //! counted dropped by the C API, exactly once. Each case runs on its own, then all of
-//! them under valgrind memcheck and built with AddressSanitizer and UBSan; every run does
-//! each case twice, sending from the caller (`[sync]`) and from the UDP sender thread
-//! (`[thread]`), and checks that the two made the same `sendmmsg` calls where that does
-//! not hang on when ICMP errors arrive.
+//! them under valgrind memcheck and built with AddressSanitizer and UBSan.
 
 mod common;
 
@@ -36,27 +33,11 @@ fn program(sanitize: bool) -> PathBuf {
     harness_dir(sanitize).join("standalone_faults")
 }
 
-/// The modes the program runs each case in, as its output names them.
-const MODES: [&str; 2] = ["sync", "thread"];
-
-/// Runs `cases`, checks the verdict and that each ran in both modes, returns the output.
+/// Runs `cases`, checks the verdict, returns the output.
 fn run_cases(cases: &[&str], sanitize: bool, wrapper: &[&str]) -> String {
     let o = run(&program(sanitize), cases, wrapper);
     expect_all_passed("standalone_faults", &o);
-    let out = text(&o);
-    let n = cases.len();
-    let runs = format!(
-        "standalone_faults: {} cases run: {n} in mode sync, {n} in mode thread",
-        2 * n
-    );
-    assert!(out.lines().any(|l| l == runs), "no {runs:?} in:\n{out}");
-    for case in cases {
-        for mode in MODES {
-            let line = format!("case {case} mode={mode}: ");
-            assert!(out.contains(&line), "no {line:?} in:\n{out}");
-        }
-    }
-    out
+    text(&o)
 }
 
 /// The `word number` pairs of the line starting with `prefix` (e.g. "ENOBUFS 5"); the
@@ -82,26 +63,19 @@ fn figures(out: &str, prefix: &str) -> HashMap<String, u64> {
 #[test]
 fn the_library_calls_reach_the_interposed_functions() {
     let out = run_cases(&["interposition"], false, &[]);
-    for mode in MODES {
-        let f = figures(&out, &format!("interposition [{mode}]: clock_gettime"));
-        for call in ["REALTIME", "MONOTONIC", "sendmmsg", "socket", "recvmsg"] {
-            assert!(
-                f[call] > 0,
-                "no {call} call reached the test ({mode}): {f:?}"
-            );
-        }
+    let f = figures(&out, "interposition: clock_gettime");
+    for call in ["REALTIME", "MONOTONIC", "sendmmsg", "socket", "recvmsg"] {
+        assert!(f[call] > 0, "no {call} call reached the test: {f:?}");
     }
 }
 
 #[test]
 fn enobufs_and_eagain_lose_exactly_the_datagrams_they_hit() {
     let out = run_cases(&["send_faults"], false, &[]);
-    for mode in MODES {
-        let f = figures(&out, &format!("send_faults [{mode}]: records written"));
-        assert_eq!((f["ENOBUFS"], f["EAGAIN"], f["zero"]), (5, 2, 1), "{out}");
-        // Records in the datagrams the kernel refused, and the C API's dropped records.
-        assert_eq!(f["refused"], f["dropped"], "{out}");
-    }
+    let f = figures(&out, "send_faults: records written");
+    assert_eq!((f["ENOBUFS"], f["EAGAIN"], f["zero"]), (5, 2, 1), "{out}");
+    // Records in the datagrams the kernel refused, and the C API's dropped records.
+    assert_eq!(f["refused"], f["dropped"], "{out}");
 }
 
 #[test]
@@ -114,17 +88,12 @@ fn a_template_lost_to_enobufs_goes_again_at_the_next_round() {
 #[test]
 fn a_restarted_collector_decodes_again_after_the_template_refresh() {
     let out = run_cases(&["collector_restart"], false, &[]);
-    for mode in MODES {
-        let f = figures(
-            &out,
-            &format!("collector_restart [{mode}]: records written"),
-        );
-        // Records of the datagrams whose ICMP errors the library read.
-        assert!(f["ICMP"] > 0, "{out}");
-        // The stale error the program injects after the restart, and the datagram it
-        // failed, sent again.
-        assert!(f["ECONNREFUSED"] >= 1 && f["retried"] >= 1, "{out}");
-    }
+    let f = figures(&out, "collector_restart: records written");
+    // Records of the datagrams whose ICMP errors the library read.
+    assert!(f["ICMP"] > 0, "{out}");
+    // The stale error the program injects after the restart, and the datagram it
+    // failed, sent again.
+    assert!(f["ECONNREFUSED"] >= 1 && f["retried"] >= 1, "{out}");
 }
 
 #[test]
@@ -161,15 +130,10 @@ fn every_case_runs_clean_under_address_sanitizer() {
 #[test]
 fn records_sent_while_the_collector_is_down_are_counted_dropped() {
     let out = run_cases(&["collector_down_counted"], false, &[]);
-    for mode in MODES {
-        let f = figures(
-            &out,
-            &format!("collector_down_counted [{mode}]: records written"),
-        );
-        assert_eq!(f["unseen"], 0, "{out}");
-        assert!(f["ICMP"] > 0, "{out}");
-        assert_eq!(f["ICMP"] + f["refused"], f["dropped"], "{out}");
-    }
+    let f = figures(&out, "collector_down_counted: records written");
+    assert_eq!(f["unseen"], 0, "{out}");
+    assert!(f["ICMP"] > 0, "{out}");
+    assert_eq!(f["ICMP"] + f["refused"], f["dropped"], "{out}");
 }
 
 /// A packet begun before the clock stepped back is idle at once (its age would be

@@ -26,11 +26,6 @@
      udp-ours      the library's standalone UDP transport (sendmmsg batches)
 		   to a socket on 127.0.0.1, records by vpp_ipfix_record_append
      udp-ours-batch  the same, records by vpp_ipfix_records_append, 32 a call
-     udp-ours-thread, udp-ours-batch-thread  the two above with the UDP
-		   sender thread (udp_sender_thread = 1): the worker hands its
-		   batches over and the library's thread calls sendmmsg (the
-		   thread is created by the unpinned main thread: it may run on
-		   the core the worker is not pinned to)
      udp-bare      a bare sendmmsg loop on a connected socket sending
 		   datagrams of the same size, 32 per call
 
@@ -311,24 +306,13 @@ typedef enum
   K_UDP_OURS,
   K_UDP_OURS_BATCH,
   K_UDP_BARE,
-  K_UDP_OURS_THREAD,
-  K_UDP_OURS_BATCH_THREAD,
 } kind_t;
 
 static const char *kind_names[] = {
   "ours-get",	"ours-get-inline", "ours-append",    "ours-reserve",
   "ours-batch", "plainc-get",	   "plainc-append",  "floor",
   "libfixbuf",	"udp-ours",	   "udp-ours-batch", "udp-bare",
-  "udp-ours-thread", "udp-ours-batch-thread",
 };
-
-/* The standalone UDP cases, with or without the sender thread. */
-static int
-is_udp_ours (kind_t kind)
-{
-  return kind == K_UDP_OURS || kind == K_UDP_OURS_BATCH ||
-	 kind == K_UDP_OURS_THREAD || kind == K_UDP_OURS_BATCH_THREAD;
-}
 
 typedef struct
 {
@@ -348,11 +332,9 @@ typedef struct
 static uint16_t
 port_of (kind_t kind)
 {
-  return (uint16_t) (BENCH_PORT + (kind == K_UDP_OURS_BATCH	      ? 1 :
-				   kind == K_UDP_BARE		      ? 2 :
-				   kind == K_UDP_OURS_THREAD	      ? 3 :
-				   kind == K_UDP_OURS_BATCH_THREAD ? 4 :
-								      0));
+  return (uint16_t) (BENCH_PORT + (kind == K_UDP_OURS_BATCH ? 1 :
+				   kind == K_UDP_BARE	    ? 2 :
+							      0));
 }
 
 /* What a case's loop needs, set up once per case. */
@@ -403,12 +385,8 @@ ours_setup (ctx_t *x, int standalone)
 
   if (standalone)
     {
-      vpp_ipfix_standalone_config_t sc = {
-	.n_threads = (uint32_t) c->threads,
-	.udp = 1,
-	.udp_sender_thread = c->kind == K_UDP_OURS_THREAD ||
-			     c->kind == K_UDP_OURS_BATCH_THREAD
-      };
+      vpp_ipfix_standalone_config_t sc = { .n_threads = (uint32_t) c->threads,
+					   .udp = 1 };
       rv = vpp_ipfix_main_create_standalone (&sc, &x->main);
     }
   else
@@ -1167,7 +1145,7 @@ loop_udp_ours (ctx_t *x, uint32_t t, uint64_t n, uint64_t first)
   vpp_ipfix_counters_t before, after;
 
   vpp_ipfix_exporter_counters (x->main, 0, &before);
-  if (x->c->kind == K_UDP_OURS_BATCH || x->c->kind == K_UDP_OURS_BATCH_THREAD)
+  if (x->c->kind == K_UDP_OURS_BATCH)
     loop_ours_batch (x, t, n, first);
   else
     loop_ours_append (x, t, n, first);
@@ -1210,8 +1188,6 @@ loop_of (kind_t k)
 #endif
     case K_UDP_OURS:
     case K_UDP_OURS_BATCH:
-    case K_UDP_OURS_THREAD:
-    case K_UDP_OURS_BATCH_THREAD:
       return loop_udp_ours;
     case K_UDP_BARE:
       return loop_udp_bare;
@@ -1235,8 +1211,6 @@ setup (ctx_t *x)
       break;
     case K_UDP_OURS:
     case K_UDP_OURS_BATCH:
-    case K_UDP_OURS_THREAD:
-    case K_UDP_OURS_BATCH_THREAD:
       x->sink = udp_sink (x->c->ip6, port_of (x->c->kind));
       ours_setup (x, 1);
       break;
@@ -1273,8 +1247,6 @@ teardown (ctx_t *x)
       break;
     case K_UDP_OURS:
     case K_UDP_OURS_BATCH:
-    case K_UDP_OURS_THREAD:
-    case K_UDP_OURS_BATCH_THREAD:
       ours_teardown (x);
       close (x->sink);
       break;
@@ -1452,8 +1424,6 @@ build_cases (void)
   add_case (K_UDP_OURS, 1450, 0, 0, 1, 0, 0);
   add_case (K_UDP_OURS_BATCH, 1450, 0, 0, 1, 0, 0);
   add_case (K_UDP_BARE, 1450, 0, 0, 1, 0, 0);
-  add_case (K_UDP_OURS_THREAD, 1450, 0, 0, 1, 0, 0);
-  add_case (K_UDP_OURS_BATCH_THREAD, 1450, 0, 0, 1, 0, 0);
 }
 
 /* ---- main ------------------------------------------------------------------
@@ -1499,7 +1469,7 @@ timed_pps (ctx_t *x, uint64_t n, uint64_t first)
 static void
 udp_pairs (uint64_t n, int runs, const char *only)
 {
-  bench_case_t *bare = NULL, *ours[4] = { NULL, NULL, NULL, NULL };
+  bench_case_t *bare = NULL, *ours[2] = { NULL, NULL };
   for (int ci = 0; ci < n_cases; ci++)
     {
       bench_case_t *c = &cases[ci];
@@ -1511,10 +1481,6 @@ udp_pairs (uint64_t n, int runs, const char *only)
 	ours[0] = c;
       else if (c->kind == K_UDP_OURS_BATCH)
 	ours[1] = c;
-      else if (c->kind == K_UDP_OURS_THREAD)
-	ours[2] = c;
-      else if (c->kind == K_UDP_OURS_BATCH_THREAD)
-	ours[3] = c;
     }
   if (!bare)
     return;
@@ -1523,7 +1489,7 @@ udp_pairs (uint64_t n, int runs, const char *only)
   xb.c = bare;
   setup (&xb);
   run_threads (&xb, n / 4 + 1000, 0, 0);
-  for (int k = 0; k < 4; k++)
+  for (int k = 0; k < 2; k++)
     {
       double ratios[101];
       ctx_t xo;
@@ -1619,8 +1585,8 @@ main (int argc, char **argv)
 	/* libfixbuf and the socket cases are 20-50x slower per record: fewer
 	   records keep the run short; the per-record figures do not depend on
 	   it. */
-	if (c->kind == K_FIXBUF || is_udp_ours (c->kind) ||
-	    c->kind == K_UDP_BARE)
+	if (c->kind == K_FIXBUF || c->kind == K_UDP_OURS ||
+	    c->kind == K_UDP_OURS_BATCH || c->kind == K_UDP_BARE)
 	  n = n / 8 ? n / 8 : 1;
 
 	memset (&x, 0, sizeof (x));
@@ -1645,7 +1611,8 @@ main (int argc, char **argv)
 	    pkts[ci] = total_packets ();
 	  }
 	if (c->kind != K_FLOOR && c->kind != K_FIXBUF &&
-	    c->kind != K_UDP_BARE && !is_udp_ours (c->kind) &&
+	    c->kind != K_UDP_BARE && c->kind != K_UDP_OURS &&
+	    c->kind != K_UDP_OURS_BATCH &&
 	    total_records () != n * (uint64_t) c->threads)
 	  {
 	    fprintf (stderr, "bench: %s: %llu records arrived of %llu\n",

@@ -204,13 +204,6 @@ pub struct vpp_ipfix_standalone_config_t {
     pub pcap_path: *const c_char,
     /// An RFC 5655 IPFIX file (the messages, one after another); NULL for none.
     pub ipfix_file_path: *const c_char,
-    /// Non-zero (with `udp`): one more thread, which makes the UDP output's `sendmmsg`
-    /// calls and reads its ICMP errors, so a worker's encoding and the kernel's sending
-    /// overlap on two cores. It costs that thread (and a core while it sends), and a
-    /// worker's call returns before the kernel took its datagrams;
-    /// `vpp_ipfix_thread_flush_idle` still returns once they were sent and the errors
-    /// read, so counters read after it are exact. 0: the worker sends itself.
-    pub udp_sender_thread: u8,
 }
 
 /// Creates an instance that exports without VPP: over UDP and/or to files, as `config`
@@ -235,7 +228,6 @@ pub extern "C" fn vpp_ipfix_main_create_standalone(
             udp: c.udp != 0,
             pcap: try_code!(pcap),
             ipfix_file: try_code!(ipfix_file),
-            udp_sender_thread: c.udp_sender_thread != 0,
         };
         if !host_config.udp && host_config.pcap.is_none() && host_config.ipfix_file.is_none() {
             return Error::VPP_IPFIX_ERROR_INVALID_ARGUMENT.code();

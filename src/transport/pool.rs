@@ -102,14 +102,6 @@ impl BufferPool {
         shard.extend(bufs.filter_map(|b| self.reusable(b)));
     }
 
-    /// Adds `n` new buffers to thread `thread_index`'s shard: allocated now, not when a
-    /// burst first needs them.
-    pub fn reserve_on(&self, thread_index: u32, n: usize) {
-        let mut shard = self.shards[self.shard_index(thread_index)].lock();
-        shard.reserve(n);
-        shard.extend((0..n).map(|_| vec![0u8; self.size as usize].into_boxed_slice()));
-    }
-
     /// Buffers waiting for reuse, every shard.
     pub fn idle(&self) -> usize {
         self.shards.iter().map(|s| s.lock().len()).sum()

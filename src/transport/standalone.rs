@@ -32,11 +32,6 @@ pub struct StandaloneConfig {
     pub pcap: Option<PathBuf>,
     /// Write each message to this RFC 5655 IPFIX file (created or truncated).
     pub ipfix_file: Option<PathBuf>,
-    /// Send the UDP batches from a thread of the output's own (one more thread): a
-    /// worker hands its full batch over and goes on encoding while the kernel takes it,
-    /// so encoding and sending use two cores. The worker's call returns before the
-    /// kernel took the datagrams; a flush still waits for them and for their ICMP errors.
-    pub udp_sender_thread: bool,
 }
 
 impl Default for StandaloneConfig {
@@ -47,7 +42,6 @@ impl Default for StandaloneConfig {
             udp: true,
             pcap: None,
             ipfix_file: None,
-            udp_sender_thread: false,
         }
     }
 }
@@ -210,14 +204,9 @@ impl StandaloneHost {
         }
         let pool = Arc::new(BufferPool::with_shards(BUFFER_SIZE, config.n_threads));
         Ok(StandaloneHost {
-            udp: config.udp.then(|| {
-                let pool = Arc::clone(&pool);
-                if config.udp_sender_thread {
-                    UdpSender::with_sender_thread(config.n_threads, pool)
-                } else {
-                    UdpSender::with_pool(config.n_threads, pool)
-                }
-            }),
+            udp: config
+                .udp
+                .then(|| UdpSender::with_pool(config.n_threads, Arc::clone(&pool))),
             pool,
             pcap: config.pcap.as_deref().map(PcapOutput::create).transpose()?,
             ipfix_file: config

@@ -1,15 +1,14 @@
 //! A global allocator that counts the allocations of each thread, for the tests that
 //! prove the warm hot path allocates nothing (counting per thread keeps the test
 //! harness's own threads, which allocate at their own pace, out of the figure), and the
-//! bytes allocated and not yet freed by the whole process, for the soak's leak check,
-//! and the allocations of every thread, for the library's own threads.
+//! bytes allocated and not yet freed by the whole process, for the soak's leak check.
 //! Include it with `#[path = "common/counting_alloc.rs"] mod counting_alloc;`.
 // Each test uses one of the two counts.
 #![allow(dead_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 
 struct CountingAlloc;
 
@@ -20,16 +19,6 @@ thread_local! {
 fn count_one() {
     // `try_with`: the slot is gone while a thread shuts down.
     let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-    ALL_ALLOCATIONS.fetch_add(1, Relaxed);
-}
-
-/// Allocations (and reallocations) made by every thread so far.
-static ALL_ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-/// Allocations made by every thread: for a test that has the library's own threads
-/// in its figure, alone in its test binary (the harness's threads wait meanwhile).
-pub fn all_allocations() -> u64 {
-    ALL_ALLOCATIONS.load(Relaxed)
 }
 
 /// Bytes the process has allocated and not freed, every thread.

@@ -11,10 +11,7 @@
 //! cargo test --test soak -- --nocapture                             # short: 4 × 9 s
 //! SOAK_SECONDS=450 cargo test --release --test soak -- --nocapture  # long: 4 × 7.5 min
 //! ```
-//! The short one runs in `cargo test` (about 40 s in a debug build), and so does a
-//! shorter one with the UDP sender thread (`udp_sender_thread`, 2 and 4 workers × 3 s:
-//! `SOAK_SENDER_THREAD_SECONDS`, `SOAK_SENDER_THREAD_THREADS`), where reconfigurations,
-//! idle flushes and the timer meet batches still queued for that thread. Also
+//! The short one runs in `cargo test` (about 40 s in a debug build). Also
 //! `SOAK_SEED=<n>` (replays the control thread's choices; the seed is printed),
 //! `SOAK_THREADS=1,8` (worker counts), `SOAK_RATE=<records/s>` (all workers together;
 //! 150 000 in release builds, 40 000 in debug builds) and `SOAK_TRACE=1` (the memory
@@ -155,50 +152,9 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-/// Held by each test of this binary while it runs: a soak run measures the whole
-/// process's memory and counts its UDP sender threads, and the machine's cores are for
-/// one run.
-fn alone() -> std::sync::MutexGuard<'static, ()> {
-    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The UDP host's sending, for [`soak`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Sending {
-    /// Each worker sends its own batches.
-    Sync,
-    /// Workers hand their batches to the UDP sender thread.
-    SenderThread,
-}
-
 #[test]
 fn soak_1_2_4_8_workers_accounts_for_every_record() {
-    soak(
-        "SOAK_SECONDS",
-        9.0,
-        "SOAK_THREADS",
-        "1,2,4,8",
-        Sending::Sync,
-    );
-}
-
-#[test]
-fn soak_with_the_udp_sender_thread_accounts_for_every_record() {
-    soak(
-        "SOAK_SENDER_THREAD_SECONDS",
-        3.0,
-        "SOAK_SENDER_THREAD_THREADS",
-        "2,4",
-        Sending::SenderThread,
-    );
-}
-
-/// Soak runs of `seconds` (or the environment's `seconds_var`) for each worker count of
-/// `threads` (or `threads_var`), sending as `sending` says; fails on any error.
-fn soak(seconds_var: &str, seconds: f64, threads_var: &str, threads: &str, sending: Sending) {
-    let _alone = alone();
-    let seconds: f64 = env_or(seconds_var, seconds);
+    let seconds: f64 = env_or("SOAK_SECONDS", 9.0);
     let seed: u64 = env_or(
         "SOAK_SEED",
         std::time::SystemTime::now()
@@ -213,17 +169,17 @@ fn soak(seconds_var: &str, seconds: f64, threads_var: &str, threads: &str, sendi
         150_000.0
     };
     let rate: f64 = env_or("SOAK_RATE", default_rate);
-    let threads: Vec<u32> = std::env::var(threads_var)
-        .unwrap_or_else(|_| threads.into())
+    let threads: Vec<u32> = std::env::var("SOAK_THREADS")
+        .unwrap_or_else(|_| "1,2,4,8".into())
         .split(',')
         .map(|t| t.trim().parse().unwrap())
         .collect();
     println!("soak: seed {seed} (SOAK_SEED={seed} replays the control thread's choices)");
     let mut failures = Vec::new();
     for &n in &threads {
-        let (s, errors) = run(n, seconds, seed, rate, sending);
+        let (s, errors) = run(n, seconds, seed, rate);
         println!(
-            "soak {sending:?} threads={} seconds={:.1} written={} decoded={} dropped={} lost={} \
+            "soak threads={} seconds={:.1} written={} decoded={} dropped={} lost={} \
              reconfigurations={} rss_kib start={} warm={} end={} (peak after warm-up {}) \
              heap_kib start={} warm={} end={} (peak after warm-up {})",
             s.threads,
@@ -260,23 +216,15 @@ fn soak(seconds_var: &str, seconds: f64, threads_var: &str, threads: &str, sendi
 /// losses per exporter index for its whole life, and `vpp_ipfix_exporter_counters`
 /// subtracted them all from the exporter in that slot now, so an exporter deleted after
 /// losing datagrams passed its losses on to the next one created in its slot. A new
-/// exporter's counters start from zero and count only its own packets. With the UDP
-/// sender thread too, which reads the ICMP errors of the closed port in its own time.
+/// exporter's counters start from zero and count only its own packets.
 #[test]
 fn recreated_exporter_counters_start_from_zero() {
-    let _alone = alone();
-    recreated_exporter_counters(Sending::Sync);
-    recreated_exporter_counters(Sending::SenderThread);
-}
-
-fn recreated_exporter_counters(sending: Sending) {
     let config = vpp_ipfix_standalone_config_t {
         n_threads: 2,
         max_exporters: 4,
         udp: 1,
         pcap_path: std::ptr::null(),
         ipfix_file_path: std::ptr::null(),
-        udp_sender_thread: u8::from(sending == Sending::SenderThread),
     };
     let mut main = std::ptr::null_mut();
     assert_eq!(vpp_ipfix_main_create_standalone(&config, &mut main), 0);
@@ -327,7 +275,7 @@ fn recreated_exporter_counters(sending: Sending) {
     let lost = counters(main, first);
     assert!(
         lost.dropped_records > 0,
-        "the closed port lost records ({sending:?}): {lost:?}"
+        "the closed port lost records: {lost:?}"
     );
     assert_eq!(vpp_ipfix_exporter_delete(main.get(), first), 0);
     let second = export(open.addr);
@@ -339,7 +287,6 @@ fn recreated_exporter_counters(sending: Sending) {
     assert_eq!(
         (c.data_records, c.dropped_records),
         (1000, 0),
-        "all 1000 records of the second exporter were delivered ({delivered} datagrams, \
-         {sending:?})"
+        "all 1000 records of the second exporter were delivered ({delivered} datagrams)"
     );
 }

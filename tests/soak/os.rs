@@ -1,5 +1,4 @@
-//! What the system says: the process's RSS, the kernel's drops, free UDP ports, the
-//! process's threads.
+//! What the system says: the process's RSS, the kernel's drops, free UDP ports.
 
 use std::net::{IpAddr, UdpSocket};
 
@@ -41,13 +40,4 @@ pub(crate) fn free_ports(ip: IpAddr, n: usize) -> Vec<u16> {
         .iter()
         .map(|s| s.local_addr().unwrap().port())
         .collect()
-}
-
-/// The threads of this process named `name` (/proc/self/task/*/comm).
-pub(crate) fn threads_named(name: &str) -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .filter(|comm| comm.trim_end() == name)
-        .count()
 }

@@ -20,25 +20,18 @@ use crate::collector::{Collector, CollectorState};
 use crate::common::udp::UdpCollector;
 use crate::control::{Control, OpCounts, Slot};
 use crate::ledger::{ExporterEntry, Ledger, StreamEntry};
-use crate::os::{free_ports, kernel_drop_hints, threads_named};
+use crate::os::{free_ports, kernel_drop_hints};
 use crate::record::Rng;
 use crate::shared::{Shared, Snapshot};
 use crate::summary::{Growth, Sample, Summary};
 use crate::worker::{Worker, WorkerStats};
 use crate::{
-    Sending, DEADLINE, HEAP_TOLERANCE, MAX_EXPORTERS, MEAN_BARRIER_GAP, PORTS, RCVBUF,
-    RSS_TOLERANCE, TEMPLATES_EVERY,
+    DEADLINE, HEAP_TOLERANCE, MAX_EXPORTERS, MEAN_BARRIER_GAP, PORTS, RCVBUF, RSS_TOLERANCE,
+    TEMPLATES_EVERY,
 };
 
-/// One soak run with `n_workers` workers for `seconds`, the UDP host sending as `sending`
-/// says; the errors it found.
-pub(crate) fn run(
-    n_workers: u32,
-    seconds: f64,
-    seed: u64,
-    rate: f64,
-    sending: Sending,
-) -> (Summary, Vec<String>) {
+/// One soak run with `n_workers` workers for `seconds`; the errors it found.
+pub(crate) fn run(n_workers: u32, seconds: f64, seed: u64, rate: f64) -> (Summary, Vec<String>) {
     let hints_before = kernel_drop_hints();
     let n_threads = n_workers + 1;
     let v6 = UdpSocket::bind((Ipv6Addr::LOCALHOST, 0)).is_ok();
@@ -63,7 +56,6 @@ pub(crate) fn run(
         udp: 1,
         pcap_path: std::ptr::null(),
         ipfix_file_path: std::ptr::null(),
-        udp_sender_thread: u8::from(sending == Sending::SenderThread),
     };
     let mut main = std::ptr::null_mut();
     assert_eq!(vpp_ipfix_main_create_standalone(&config, &mut main), 0);
@@ -243,21 +235,12 @@ pub(crate) fn run(
         std::thread::sleep(Duration::from_millis(10));
     }
     let received: Vec<_> = running.into_iter().map(UdpCollector::finish).collect();
-    // The mode asked for is the mode that ran (this binary's tests run one at a time:
-    // `alone`). Read now, not at the start: the thread names itself once it runs.
-    let sender_threads = threads_named("vpp-ipfix-udp");
     vpp_ipfix_main_destroy(main);
     let hints_after = kernel_drop_hints();
-    let sender_threads_expected = usize::from(sending == Sending::SenderThread);
 
     // --- The verdict.
     let mut ledger = shared.ledger();
     let mut errors = std::mem::take(&mut ledger.errors);
-    if sender_threads != sender_threads_expected {
-        errors.push(format!(
-            "{sender_threads} UDP sender threads ran ({sending:?}: {sender_threads_expected})"
-        ));
-    }
     let n_errors = ledger.n_errors;
     if n_errors > errors.len() as u64 {
         errors.push(format!("... {} errors in all", n_errors));

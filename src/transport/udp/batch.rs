@@ -30,18 +30,6 @@ pub(super) struct Pending {
 }
 
 impl Pending {
-    /// Counts this datagram lost, for `why`, in `counters` (never sent).
-    pub(super) fn count_lost(&self, counters: &[ExporterCounters], why: LossKind) {
-        if let Some(c) = counters.get(self.exporter_index as usize) {
-            c.lost(self.what, why);
-        }
-    }
-
-    /// The buffer, for the pool.
-    pub(super) fn into_buf(self) -> PacketBuf {
-        self.buf
-    }
-
     fn message(&self) -> &[u8] {
         let start = self.start as usize;
         // Checked when pushed (`UdpSender::push_packet`): never empty in use.
@@ -67,7 +55,7 @@ pub(super) fn counted(info: &PacketInfo, len: usize) -> Counted {
 /// about a batch of them per thread.
 #[derive(Debug, Default)]
 pub(super) struct ThreadBatch {
-    pub(super) pending: Vec<Pending>,
+    pending: Vec<Pending>,
     pub(super) sockets: ThreadSockets,
 }
 
@@ -135,14 +123,9 @@ impl ThreadSlot {
         &self.counters
     }
 
-    /// Which slot this is (the worker's thread index, below the slot count).
-    pub(super) fn index(&self) -> u32 {
-        self.index
-    }
-
     /// Sends the batch (see [`send`]) and gives its buffers back to `pool`.
     pub(super) fn send(&self, batch: &mut ThreadBatch, pool: &BufferPool) {
-        send(&batch.pending, &batch.sockets, &self.counters);
+        send(batch, &self.counters);
         pool.give_back_all_on(self.index, batch.pending.drain(..).map(|p| p.buf));
     }
 
@@ -158,10 +141,10 @@ impl ThreadSlot {
     }
 }
 
-/// Sends a thread's batch, `pending` on the sockets of `sockets` they name: all
-/// datagrams of one socket together, in their order, counted in `counters`. The
+/// Sends a thread's batch: all datagrams of one socket together, in their order. The
 /// datagrams stay in the batch (their buffers are the caller's to recycle).
-pub(super) fn send(pending: &[Pending], sockets: &ThreadSockets, counters: &[ExporterCounters]) {
+fn send(batch: &mut ThreadBatch, counters: &[ExporterCounters]) {
+    let ThreadBatch { pending, sockets } = batch;
     // `push` sends at BATCH; in chunks all the same, so a longer batch is never cut.
     for chunk in pending.chunks(BATCH) {
         let n = chunk.len();

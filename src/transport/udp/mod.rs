@@ -47,27 +47,15 @@
 //! the flush that sent its datagram when it comes back later than that. Without
 //! IP_RECVERR (the kernel refused the option) the pending error fails the next send,
 //! whose datagram, never sent, is counted lost instead of the one the ICMP was about.
-//!
-//! # The sender thread (opt-in)
-//!
-//! [`UdpSender::with_sender_thread`] makes one more thread, which makes the `sendmmsg`
-//! calls and reads the ICMP errors (`sender_thread`): a worker hands its full batch (a
-//! template at once) to a queue shared by all workers and returns before the kernel took
-//! the datagrams, so encoding and sending overlap on two cores. Same order, same counts,
-//! and [`flush`](UdpSender::flush) still returns once everything the thread handed off
-//! was sent and the ICMP errors read.
 
 mod batch;
 mod icmp;
-mod sender_thread;
 mod socket;
 mod stats;
 #[cfg(test)]
 mod test_util;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod thread_tests;
 
 use std::sync::Arc;
 
@@ -76,9 +64,7 @@ use crate::ops::{Lost, PacketInfo};
 use crate::transport::pool::BufferPool;
 use crate::wire::PacketBuf;
 
-use batch::{counted, ThreadBatch, ThreadSlot};
-use sender_thread::SenderThread;
-pub use sender_thread::QUEUE_JOBS;
+use batch::{counted, ThreadSlot};
 pub use socket::SOCKET_RETRY;
 use socket::{SocketKey, SocketTable, ThreadSocket};
 pub use stats::UdpStats;
@@ -104,8 +90,6 @@ pub struct UdpSender {
     sockets: SocketTable,
     /// Where a batch's buffers go once sent, and `push` takes its copies from.
     pool: Arc<BufferPool>,
-    /// The thread that sends the workers' batches, when asked for (and created).
-    sender: Option<SenderThread>,
 }
 
 impl UdpSender {
@@ -125,31 +109,7 @@ impl UdpSender {
             threads: (0..n_threads.max(1)).map(ThreadSlot::new).collect(),
             sockets: SocketTable::default(),
             pool,
-            sender: None,
         }
-    }
-
-    /// [`with_pool`](Self::with_pool), with a sender thread: workers hand their full
-    /// batches to it and return before the kernel took them (see the module
-    /// documentation). When the thread cannot be created, workers send themselves.
-    pub fn with_sender_thread(n_threads: u32, pool: Arc<BufferPool>) -> Self {
-        let mut udp = Self::with_pool(n_threads, pool);
-        udp.sender = SenderThread::start(udp.threads.len(), Arc::clone(&udp.pool));
-        if udp.sender.is_some() {
-            // The batches a worker may have queued or in flight beyond the one it fills:
-            // their buffers made now, so a burst that first fills the queue in steady
-            // state allocates nothing.
-            for t in 0..udp.threads.len() as u32 {
-                udp.pool.reserve_on(t, (QUEUE_JOBS + 1) * BATCH);
-            }
-        }
-        udp
-    }
-
-    /// Whether a sender thread sends the batches: asked for, created, and not stopped by
-    /// a panic (after which workers send themselves).
-    pub fn has_sender_thread(&self) -> bool {
-        self.sender.as_ref().is_some_and(SenderThread::is_alive)
     }
 
     /// Thread `thread_index`'s slot. An index past the threads given at creation shares
@@ -184,8 +144,7 @@ impl UdpSender {
     ///
     /// A template is sent at once, with what the thread holds before it: the core sends
     /// templates from thread 0 and flushes no thread afterwards, and the data of other
-    /// threads must not reach the collector before the template that describes it. With
-    /// the sender thread, "sent" is "handed off": one queue, served in order, keeps that.
+    /// threads must not reach the collector before the template that describes it.
     ///
     /// A range outside the buffer is a caller's bug: the datagram is counted lost (an
     /// error other than the ones named), not sent.
@@ -211,7 +170,7 @@ impl UdpSender {
         match socket {
             Ok(socket) => {
                 if batch.add(info, packet, start, len, socket) {
-                    self.send(slot, &mut batch);
+                    slot.send(&mut batch, &self.pool);
                 }
             }
             Err(why) => {
@@ -224,47 +183,15 @@ impl UdpSender {
         }
     }
 
-    /// Sends `slot`'s batch: hands it to the sender thread, or, without one, sends it.
-    fn send(&self, slot: &ThreadSlot, batch: &mut ThreadBatch) {
-        let handed_off = self
-            .sender
-            .as_ref()
-            .is_some_and(|s| s.hand_off(slot.index(), batch));
-        if !handed_off {
-            slot.send(batch, &self.pool);
-        }
-    }
-
     /// Sends what thread `thread_index` holds, and counts the ICMP errors that came back
-    /// on its sockets. With the sender thread: returns once it sent everything the thread
-    /// handed off, this included, and read the errors.
+    /// on its sockets.
     pub fn flush(&self, thread_index: u32) {
-        let slot = self.slot(thread_index);
-        if let Some(sender) = &self.sender {
-            let handed_off = {
-                let mut batch = slot.lock();
-                batch.pending.is_empty() || sender.hand_off(slot.index(), &mut batch)
-            };
-            if handed_off && sender.sync(Some(slot.index())) {
-                return;
-            }
-        }
-        // No sender thread, or it died: this thread sends and reads.
-        slot.flush(&self.pool);
+        self.slot(thread_index).flush(&self.pool);
     }
 
     /// Sends what every thread holds, and counts the ICMP errors that came back
     /// (shutdown; workers stopped or not).
     pub fn flush_all(&self) {
-        if let Some(sender) = &self.sender {
-            let handed_off = self.threads.iter().all(|slot| {
-                let mut batch = slot.lock();
-                batch.pending.is_empty() || sender.hand_off(slot.index(), &mut batch)
-            });
-            if handed_off && sender.sync(None) {
-                return;
-            }
-        }
         for slot in self.threads.iter() {
             slot.flush(&self.pool);
         }
@@ -284,19 +211,14 @@ impl UdpSender {
     /// The counters of one exporter, all threads.
     pub fn stats(&self, exporter_index: u32) -> UdpStats {
         sum(self
-            .counter_sets()
-            .filter_map(|c| c.get(exporter_index as usize)))
+            .threads
+            .iter()
+            .filter_map(|slot| slot.counters(exporter_index)))
     }
 
     /// The counters of every exporter, summed.
     pub fn total_stats(&self) -> UdpStats {
-        sum(self.counter_sets().flatten())
-    }
-
-    /// Every writer's counters, per exporter: each thread's, the sender thread's.
-    fn counter_sets(&self) -> impl Iterator<Item = &[stats::ExporterCounters]> {
-        let threads = self.threads.iter().map(ThreadSlot::all_counters);
-        threads.chain(self.sender.iter().map(SenderThread::counters))
+        sum(self.threads.iter().flat_map(|slot| slot.all_counters()))
     }
 
     /// Sockets open.
@@ -331,7 +253,5 @@ impl UdpSender {
 impl Drop for UdpSender {
     fn drop(&mut self) {
         self.flush_all();
-        // Stops and joins the sender thread: nothing is left for it to send.
-        self.sender = None;
     }
 }

@@ -133,8 +133,6 @@ pub(super) struct ThreadSockets {
     list: Vec<ThreadSocket>,
     /// The last one found: a thread's packets mostly go to one collector in a row.
     last: usize,
-    /// How many of `list` the sender thread was told of (`take_new`).
-    announced: usize,
 }
 
 impl ThreadSockets {
@@ -162,17 +160,6 @@ impl ThreadSockets {
 
     pub(super) fn iter(&self) -> impl Iterator<Item = &ThreadSocket> {
         self.list.iter()
-    }
-
-    /// The sockets added since the last call, in order, for the sender thread's copy of
-    /// this cache (whose indices must be the same). Empty, not allocated, when none was.
-    pub(super) fn take_new(&mut self) -> Vec<(SocketKey, Arc<Connection>)> {
-        let new = self.list[self.announced..]
-            .iter()
-            .map(|s| (s.key, Arc::clone(&s.conn)))
-            .collect();
-        self.announced = self.list.len();
-        new
     }
 }
 
