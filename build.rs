@@ -117,12 +117,24 @@ fn plain_vectors(text: &str) -> String {
         let end = after
             .find(|c: char| !(c.is_alphanumeric() || c == '_'))
             .expect("a type name ends");
-        fixed.push_str(&after[..end]);
+        fixed.push_str(c_type_name(&after[..end]));
         fixed.push_str(" *");
         rest = after[end..].trim_start();
     }
     fixed.push_str(rest);
     fixed
+}
+
+/// The C name of an element type cbindgen spells as in Rust inside a typedef's name
+/// (`VppVec_u8`): Rust's integer names become `<stdint.h>`'s.
+fn c_type_name(rust: &str) -> &str {
+    match rust {
+        "u8" => "uint8_t",
+        "u16" => "uint16_t",
+        "u32" => "uint32_t",
+        "u64" => "uint64_t",
+        other => other,
+    }
 }
 
 /// VPP declares its callback types as function types (`typedef u8

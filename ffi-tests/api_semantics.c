@@ -2075,6 +2075,11 @@ test_host_vectors_and_owner_templates (void)
     vpp_ipfix_report_template (main, 0, 0, copy, sizeof (copy), &copy_len), 0);
   CHECK_UEQ (copy_len, p->info.length);
   CHECK_EQ (vpp_ipfix_report_template (main, 0, 0, copy, 8, &copy_len), -1006);
+  /* fr->rewrite is a vector in the host's memory, as VPP's was (its ioam
+     exporters read it with vec_len and copy it). */
+  CHECK_UEQ (vec_header_len (fr->rewrite), p->info.length);
+  CHECK (memcmp (fr->rewrite, copy, p->info.length) == 0);
+  CHECK_EQ (owner.live_vectors, 4);
 
   /* VPP code grows exp->streams itself, as flowprobe's vec_validate does. */
   grown = owner_vec_resize (NULL, exp->streams, 2,
@@ -2106,6 +2111,11 @@ test_host_vectors_and_owner_templates (void)
   owner.malformed_rewrite = 0;
   CHECK_EQ (vpp_ipfix_templates_send_due (main, &sent, NULL), 0);
   CHECK_UEQ (sent, 2);
+  /* Rebuilt templates replace the vectors: one a report. */
+  CHECK_EQ (owner.live_vectors, 5);
+  fr = vpp_ipfix_report_get (main, 0, 1);
+  CHECK (fr && fr->rewrite
+	 && vec_header_len (fr->rewrite) == test_host_packet (host, 1)->info.length);
 
   /* Deleting a report shrinks exp->reports; destroying frees every vector. */
   CHECK_EQ (
@@ -2118,6 +2128,7 @@ test_host_vectors_and_owner_templates (void)
 			      NULL),
     0);
   CHECK_UEQ (vec_header_len (exp->reports), 1);
+  CHECK_EQ (owner.live_vectors, 4);
   /* The host heard of the report going, and freed what it had attached; the
      report left is heard of at destroy. */
   CHECK_EQ (owner.removed, 1);

@@ -341,7 +341,9 @@ typedef struct vlib_frame_t *(vnet_flow_data_callback_t)(struct flow_report_main
  */
 typedef struct flow_report_t {
   /*
-   The template packet (IP + UDP + IPFIX header + template set); NULL until built.
+   The template packet (IP + UDP + IPFIX header + template set), a vector in VPP's
+   layout (`vec_len` gives its length, as VPP's ioam exporters read it); NULL until
+   built. Read-only for C: the library rebuilds and frees it.
    */
   uint8_t *rewrite;
   /*

@@ -681,6 +681,25 @@ mod tests {
         assert_eq!(info.src_address, changed.src_address);
     }
 
+    /// `fr->rewrite` holds the template packet as a VPP vector (its length in the header
+    /// before the data, as `vec_len` reads it), rebuilt after a reset.
+    #[test]
+    fn the_reports_rewrite_is_its_template_packet_as_a_vpp_vector() {
+        let capture = Capture::new(1_700_000_000.0);
+        let (mut inst, r) = instance(512, &capture);
+        let mut template = [0u8; 512];
+        let len = inst.report_template(0, r, &mut template).unwrap();
+        let rewrite = &inst.exporters[0].reports[r as usize].rewrite;
+        assert_eq!(rewrite.len(), len);
+        assert_eq!(rewrite.as_slice(), &template[..len]);
+        let before = rewrite.as_ptr();
+        inst.reports_reset(0).unwrap();
+        assert_eq!(inst.send_due_templates().sent, 1);
+        let rewrite = &inst.exporters[0].reports[r as usize].rewrite;
+        assert_ne!(rewrite.as_ptr(), before, "rebuilt");
+        assert_eq!(rewrite.as_slice(), &template[..len]);
+    }
+
     fn records(n: u32) -> Vec<u8> {
         (0..n * 16).map(|i| (i * 7 + i / 16) as u8).collect()
     }

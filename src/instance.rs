@@ -300,6 +300,10 @@ impl Drop for Instance {
             for fr in exp.reports.iter() {
                 self.embedder.report_removed(exp, fr);
             }
+            let mem = self.embedder.vec_memory();
+            for fr in self.exporters[e as usize].reports.iter_mut() {
+                fr.rewrite.free(mem, 0);
+            }
             self.free_vectors(e);
         }
         self.exporters

@@ -339,7 +339,8 @@ impl Instance {
         }
         let st = &mut self.state[e];
         let exp = &mut self.exporters[e];
-        let fr = exp.reports.remove(r, self.embedder.vec_memory());
+        let mut fr = exp.reports.remove(r, self.embedder.vec_memory());
+        fr.rewrite.free(self.embedder.vec_memory(), 0);
         let rs = st.report_state.remove(r);
         st.retired.add(&rs.counters());
         if let Some(o) = st.stream_options.get_mut(fr.stream_index as usize) {

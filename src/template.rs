@@ -10,10 +10,11 @@ use crate::ops::alloc_buffer;
 use crate::packet::{ExporterHeaders, Framing, MessageFields};
 use std::sync::MutexGuard;
 
-use crate::state::locked;
+use crate::state::{locked, ReportState};
 use crate::types::{flow_report_stream_t, flow_report_t, ipfix_exporter_t};
 use crate::wire::ipfix::{self, FieldSpec};
 use crate::wire::template_packet;
+use crate::wire::vpp_vec::VppVec;
 
 /// The largest template packet a report's owner may build (an IP datagram).
 const MAX_OWNER_TEMPLATE_LEN: usize = 65535;
@@ -237,10 +238,24 @@ impl Instance {
             } else {
                 build(exp, framing, stream, fr.template_id, &rs.fields)?
             };
-            fr.rewrite.store(rewrite.as_mut_ptr(), Relaxed);
+            self.publish_rewrite(fr, rs, &rewrite);
             fr.update_rewrite.store(0, Relaxed);
         }
         Ok((rewrite, framing))
+    }
+
+    /// Shows `packet`, a report's new template packet, to C as `fr->rewrite` (a vector
+    /// in the host's memory, as VPP's was) and frees the one it replaces. Without
+    /// memory `fr->rewrite` is NULL and the failure counted; the library sends from its
+    /// own copy either way.
+    fn publish_rewrite(&self, fr: &flow_report_t, rs: &ReportState, packet: &[u8]) {
+        let mem = self.embedder.vec_memory();
+        let mut shown = VppVec::default();
+        match shown.resize(packet.len(), mem, 0) {
+            Ok(()) => shown.as_mut_slice().copy_from_slice(packet),
+            Err(_) => rs.template_counters.alloc_failed(),
+        }
+        fr.rewrite.replace(shown).free(mem, 0);
     }
 
     /// Copies report `r`'s template packet (built now if needed) into `out`; its length.

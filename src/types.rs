@@ -152,8 +152,10 @@ pub struct flow_report_per_thread_t {
 #[repr(C)]
 #[derive(Debug)]
 pub struct flow_report_t {
-    /// The template packet (IP + UDP + IPFIX header + template set); NULL until built.
-    pub rewrite: AtomicPtr<u8>,
+    /// The template packet (IP + UDP + IPFIX header + template set), a vector in VPP's
+    /// layout (`vec_len` gives its length, as VPP's ioam exporters read it); NULL until
+    /// built. Read-only for C: the library rebuilds and frees it.
+    pub rewrite: VppVec<u8>,
     /// Template id, 256..65535, unique in its stream until the stream's ids wrap around
     /// after 65280 adds (VPP's numbering, kept).
     pub template_id: u16,
@@ -371,7 +373,7 @@ impl flow_report_t {
 impl Default for flow_report_t {
     fn default() -> Self {
         flow_report_t {
-            rewrite: AtomicPtr::default(),
+            rewrite: VppVec::default(),
             template_id: 0,
             data_record_size: 0,
             per_thread_data: AtomicPtr::default(),

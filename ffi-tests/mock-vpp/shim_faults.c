@@ -1094,17 +1094,22 @@ test_rewrite_callback (void)
   CHECK_EQ (c.dropped_packets, c0.dropped_packets + 1);
   CHECK_EQ (c.templates, c0.templates);
 
-  /* Deleting a report frees the bitmap its callback kept (VPP leaks it). */
+  /* Deleting a report frees the bitmap its callback kept (VPP leaks it) and
+     its template packet, a VPP vector (VPP's ioam exporters vec_len it). */
   {
     uword *bitmap = exp->reports[cb_index].fields_to_send;
+    u8 *rewrite = exp->reports[cb_index].rewrite;
     u64 blocks = mock_live_mem_blocks ();
 
     CHECK_NOT_NULL (bitmap);
     CHECK (bitmap && mock_mem_owns (vec_header (bitmap)));
+    CHECK_NOT_NULL (rewrite);
+    CHECK (rewrite && mock_mem_owns (vec_header (rewrite)));
+    CHECK (rewrite && vec_len (rewrite) > 28 + 16 && rewrite[28 + 1] == 10);
     CHECK_EQ (report_add_del (exp, 0, 7, 7007, 1, 0, 0, cb_rewrite, cb_data,
 			      &si, 0, 0),
 	      0);
-    CHECK_UEQ (mock_live_mem_blocks (), blocks - 1);
+    CHECK_UEQ (mock_live_mem_blocks (), blocks - 2);
   }
   teardown ();
 }

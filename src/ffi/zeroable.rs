@@ -12,3 +12,5 @@ unsafe impl Zeroable for flow_report_stream_t {}
 unsafe impl Zeroable for flow_report_t {}
 // SAFETY: as above; its vectors are null pointers when zero.
 unsafe impl Zeroable for ipfix_exporter_t {}
+// SAFETY: every byte value is a valid u8 (a report's template packet).
+unsafe impl Zeroable for u8 {}

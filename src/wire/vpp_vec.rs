@@ -276,6 +276,17 @@ impl<T: Zeroable> VppVec<T> {
         value
     }
 
+    /// Puts `new` in place of this vector through a shared reference, and returns the
+    /// one it held (the caller frees it): for a vector C only reads, rebuilt beside
+    /// readers of the struct holding it (a report's template packet).
+    pub fn replace(&self, new: VppVec<T>) -> VppVec<T> {
+        let old = self.data.swap(new.data.into_inner(), Ordering::AcqRel);
+        VppVec {
+            data: AtomicPtr::new(old),
+            _owns: PhantomData,
+        }
+    }
+
     /// Frees the memory; the vector is null afterwards.
     pub fn free(&mut self, mem: &dyn VecMemory, header_bytes: u32) {
         let p = std::mem::replace(self.data.get_mut(), ptr::null_mut());
