@@ -85,16 +85,6 @@ pub struct MessageFields {
 /// Room for the longest IP + UDP header the library writes (IPv6).
 const MAX_IP_UDP_LEN: usize = ip::IPV6_HEADER_LEN + ip::UDP_HEADER_LEN;
 
-/// Where the UDP source port, length and checksum are in the UDP header.
-const UDP_SRC_PORT: usize = 0;
-const UDP_LENGTH: usize = 4;
-const UDP_CHECKSUM: usize = 6;
-
-/// Where the IPv4 total length and header checksum, and the IPv6 payload length, are.
-const IPV4_TOTAL_LENGTH: usize = 2;
-const IPV4_CHECKSUM: usize = 10;
-const IPV6_PAYLOAD_LENGTH: usize = 4;
-
 /// What every packet of one exporter starts with, worked out once from its settings:
 /// the IP and UDP headers with their lengths, source port and checksums left at zero,
 /// the sums those checksums start from, and what the host is told about each packet.
@@ -150,7 +140,7 @@ impl ExporterHeaders {
             let mut sum = 0;
             if let Some(h) = ip_hdr.first_chunk_mut::<{ ip::IPV4_HEADER_LEN }>() {
                 ip::write_ipv4_header(h, 0, TTL, ip::IP_PROTOCOL_UDP, src, dst);
-                h[IPV4_CHECKSUM..IPV4_CHECKSUM + 2].fill(0);
+                put_u16(h, ip::IPV4_CHECKSUM_OFFSET, 0);
                 sum = checksum::partial_sum(h, 0);
             }
             (sum, ip::ipv4_pseudo_header_sum(src, dst, 0))
@@ -206,25 +196,21 @@ impl ExporterHeaders {
         let ip_len = ip_header_len(self.framing.is_ip6);
         let udp_len = (total - ip_len) as u16;
         if self.framing.is_ip6 {
-            ip_udp[IPV6_PAYLOAD_LENGTH..IPV6_PAYLOAD_LENGTH + 2]
-                .copy_from_slice(&udp_len.to_be_bytes());
+            put_u16(ip_udp, ip::IPV6_PAYLOAD_LENGTH_OFFSET, udp_len);
         } else {
             let total = total as u16;
             let sum = checksum::finish(self.ip4_header_sum + u32::from(total));
-            ip_udp[IPV4_TOTAL_LENGTH..IPV4_TOTAL_LENGTH + 2].copy_from_slice(&total.to_be_bytes());
-            ip_udp[IPV4_CHECKSUM..IPV4_CHECKSUM + 2].copy_from_slice(&sum.to_be_bytes());
+            put_u16(ip_udp, ip::IPV4_TOTAL_LENGTH_OFFSET, total);
+            put_u16(ip_udp, ip::IPV4_CHECKSUM_OFFSET, sum);
         }
-        let udp = &mut ip_udp[ip_len..];
-        udp[UDP_SRC_PORT..UDP_SRC_PORT + 2].copy_from_slice(&m.src_port.to_be_bytes());
-        udp[UDP_LENGTH..UDP_LENGTH + 2].copy_from_slice(&udp_len.to_be_bytes());
+        put_u16(ip_udp, ip_len + ip::UDP_SRC_PORT_OFFSET, m.src_port);
+        put_u16(ip_udp, ip_len + ip::UDP_LENGTH_OFFSET, udp_len);
         if self.udp_checksum {
             // The checksum field is zero: one sum over the whole segment, seeded with
             // the pseudo header.
             let seed = self.pseudo_header_sum + u32::from(udp_len);
-            let segment = &pkt[ip_len..];
-            let value = ip::udp_checksum_value(checksum::partial_sum(segment, seed));
-            pkt[ip_len + UDP_CHECKSUM..ip_len + UDP_CHECKSUM + 2]
-                .copy_from_slice(&value.to_be_bytes());
+            let value = ip::udp_checksum_value(checksum::partial_sum(&pkt[ip_len..], seed));
+            put_u16(pkt, ip_len + ip::UDP_CHECKSUM_OFFSET, value);
         }
     }
 
@@ -239,6 +225,14 @@ impl ExporterHeaders {
             is_template: m.data_set_id.is_none(),
             ..self.info
         }
+    }
+}
+
+/// Writes `value` big-endian at `bytes[at..at + 2]` (when they are there).
+#[inline(always)]
+fn put_u16(bytes: &mut [u8], at: usize, value: u16) {
+    if let Some(field) = bytes.get_mut(at..at + 2) {
+        field.copy_from_slice(&value.to_be_bytes());
     }
 }
 

@@ -12,8 +12,15 @@ pub const UDP_HEADER_LEN: usize = 8;
 /// IANA protocol number for UDP, the IPv4 protocol / IPv6 next header value.
 pub const IP_PROTOCOL_UDP: u8 = 17;
 
-/// Offset of the checksum field inside a UDP header.
-const UDP_CHECKSUM_OFFSET: usize = 6;
+/// Where the fields a sender fills per packet are: in a UDP header (source port, length,
+/// checksum), in an IPv4 header (total length, header checksum) and in an IPv6 header
+/// (payload length).
+pub const UDP_SRC_PORT_OFFSET: usize = 0;
+pub const UDP_LENGTH_OFFSET: usize = 4;
+pub const UDP_CHECKSUM_OFFSET: usize = 6;
+pub const IPV4_TOTAL_LENGTH_OFFSET: usize = 2;
+pub const IPV4_CHECKSUM_OFFSET: usize = 10;
+pub const IPV6_PAYLOAD_LENGTH_OFFSET: usize = 4;
 
 /// Writes an option-less IPv4 header (RFC 791 §3.1) with its header
 /// checksum: version 4, IHL 5, TOS 0, identification 0, flags and fragment
