@@ -5,32 +5,11 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use common::programs::{build_shared_library, lib_dir, text};
+use common::programs::{build_c_programs, text};
 
 const RECORD_LEN: usize = 56;
-
-/// Builds benches/c into the test run's target directory; the benchmark binary.
-fn build_benchmark() -> PathBuf {
-    build_shared_library();
-    let out = lib_dir().join("bench-smoke");
-    let make = Command::new("make")
-        .arg("-s")
-        .arg("-C")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/c"))
-        .arg(format!("LIBDIR={}", lib_dir().display()))
-        .arg(format!("OUT={}", out.display()))
-        .output()
-        .expect("make runs (is it installed? run scripts/setup-debian.sh)");
-    assert!(
-        make.status.success(),
-        "building benches/c failed:\n{}",
-        text(&make)
-    );
-    out.join("bench")
-}
 
 /// One `time` line: case, records, packets, ns per record.
 fn time_lines(output: &str) -> Vec<(String, u64, u64, f64)> {
@@ -60,7 +39,7 @@ fn records_a_packet(mtu: usize, ip6: bool) -> u64 {
 
 #[test]
 fn every_benchmark_case_exports_every_record_in_full_packets() {
-    let bench = build_benchmark();
+    let bench = build_c_programs("benches/c", "bench-smoke", false).join("bench");
     let list = Command::new(&bench)
         .arg("--list")
         .output()

@@ -45,13 +45,20 @@ pub fn build_shared_library() {
 /// Builds ffi-tests/ into `lib_dir()/out_name` (each test program its own directory, so
 /// two never run make in one at once); with AddressSanitizer and UBSan when `sanitize`.
 pub fn build_ffi_tests(out_name: &str, sanitize: bool) -> PathBuf {
+    build_c_programs("ffi-tests", out_name, sanitize)
+}
+
+/// Builds the C programs of `source_dir` (ffi-tests, benches/c: each has a Makefile
+/// taking LIBDIR and OUT) into `lib_dir()/out_name`, against the library built from the
+/// current sources; with AddressSanitizer and UBSan when `sanitize`.
+pub fn build_c_programs(source_dir: &str, out_name: &str, sanitize: bool) -> PathBuf {
     static BUILD: Mutex<()> = Mutex::new(());
     let _one_make_at_a_time = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     build_shared_library();
     let out = lib_dir().join(out_name);
     let mut make = Command::new("make");
     make.arg("-C")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/ffi-tests"))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(source_dir))
         .arg(format!("LIBDIR={}", lib_dir().display()))
         .arg(format!("OUT={}", out.display()));
     if sanitize {
@@ -62,7 +69,7 @@ pub fn build_ffi_tests(out_name: &str, sanitize: bool) -> PathBuf {
         .expect("make runs (is it installed? run scripts/setup-debian.sh)");
     assert!(
         result.status.success(),
-        "building ffi-tests failed:\n{}",
+        "building {source_dir} failed:\n{}",
         text(&result)
     );
     out
