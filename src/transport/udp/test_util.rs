@@ -66,7 +66,7 @@ pub(super) fn message(domain: u32, sequence: u32, set_id: u16, len: usize) -> Ve
     m
 }
 
-pub(super) use crate::ffi::os::closed_port;
+pub(super) use crate::ffi::os::{closed_loopback_ports, closed_port};
 
 /// Flushes every thread until `done` holds of the total (ICMP errors on loopback come
 /// back during the send, or soon after when the kernel defers them), for 2 s at most.
