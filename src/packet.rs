@@ -188,16 +188,13 @@ impl ExporterHeaders {
             return;
         }
         // A copy of a fixed size is a few moves, not a call.
-        if self.framing.is_ip6 {
-            copy_prefix::<MAX_IP_UDP_LEN>(ip_udp, &self.ip_udp);
-        } else {
-            copy_prefix::<{ ip::IPV4_HEADER_LEN + ip::UDP_HEADER_LEN }>(ip_udp, &self.ip_udp);
-        }
         let ip_len = ip_header_len(self.framing.is_ip6);
         let udp_len = (total - ip_len) as u16;
         if self.framing.is_ip6 {
+            copy_prefix::<MAX_IP_UDP_LEN>(ip_udp, &self.ip_udp);
             put_u16(ip_udp, ip::IPV6_PAYLOAD_LENGTH_OFFSET, udp_len);
         } else {
+            copy_prefix::<{ ip::IPV4_HEADER_LEN + ip::UDP_HEADER_LEN }>(ip_udp, &self.ip_udp);
             let total = total as u16;
             let sum = checksum::finish(self.ip4_header_sum + u32::from(total));
             put_u16(ip_udp, ip::IPV4_TOTAL_LENGTH_OFFSET, total);
